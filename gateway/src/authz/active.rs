@@ -1,0 +1,121 @@
+//! The policy in force, replaced atomically while the server runs.
+//!
+//! A request takes the current [`LoadedPolicy`] once, when it starts, and keeps it to the end:
+//! a swap never changes the rules under a request in flight.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::Policy;
+use super::native::AllowAll;
+use super::wasm::WasmPolicy;
+use crate::error::Error;
+
+/// The default policy, built from `policy-wasm/` and embedded in the binary.
+pub static BUILTIN_POLICY: &[u8] = include_bytes!(env!("FIELDGUARD_BUILTIN_POLICY"));
+
+/// What is known about a loaded policy version.
+#[derive(Clone, Debug)]
+pub struct PolicyInfo {
+    /// The name the policy gives itself.
+    pub name: String,
+    /// `sha256:` and the hex digest of the module's bytes.
+    pub hash: String,
+    /// When this version was loaded.
+    pub loaded_at: DateTime<Utc>,
+    /// Where it came from: `builtin`, a file path, or `native:…` for policies written in Rust.
+    pub source: String,
+}
+
+/// A policy version ready to answer, with what is known about it.
+pub struct LoadedPolicy {
+    /// The policy.
+    pub policy: Box<dyn Policy>,
+    /// Its description.
+    pub info: PolicyInfo,
+}
+
+impl LoadedPolicy {
+    /// Compiles a policy module from bytes.
+    pub fn from_wasm(bytes: &[u8], source: impl Into<String>) -> Result<Self, Error> {
+        let policy = WasmPolicy::compile(bytes)?;
+        Ok(Self {
+            info: PolicyInfo {
+                name: policy.name().to_owned(),
+                hash: format!("sha256:{:x}", Sha256::digest(bytes)),
+                loaded_at: Utc::now(),
+                source: source.into(),
+            },
+            policy: Box::new(policy),
+        })
+    }
+
+    /// The built-in default policy.
+    pub fn builtin() -> Result<Self, Error> {
+        Self::from_wasm(BUILTIN_POLICY, "builtin")
+    }
+
+    /// Compiles the policy module in a file.
+    pub fn from_file(path: &Path) -> Result<Self, Error> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            what: format!("reading the policy file {}", path.display()),
+            source,
+        })?;
+        Self::from_wasm(&bytes, path.display().to_string()).map_err(|error| match error {
+            Error::InvalidPolicy(reason) => {
+                Error::InvalidPolicy(format!("{}: {reason}", path.display()))
+            }
+            other => other,
+        })
+    }
+
+    /// A policy written in Rust, under a name (`native:…`).
+    pub fn native(policy: impl Policy + 'static, name: &str) -> Self {
+        Self {
+            policy: Box::new(policy),
+            info: PolicyInfo {
+                name: name.to_owned(),
+                hash: format!("native:{name}"),
+                loaded_at: Utc::now(),
+                source: format!("native:{name}"),
+            },
+        }
+    }
+
+    /// A policy that allows everything: the baseline of the benchmark.
+    pub fn allow_all() -> Self {
+        Self::native(AllowAll, "allow-all")
+    }
+}
+
+/// The policy in force.
+pub struct ActivePolicy {
+    current: ArcSwap<LoadedPolicy>,
+}
+
+impl ActivePolicy {
+    /// Starts with `policy` in force.
+    pub fn new(policy: LoadedPolicy) -> Self {
+        Self { current: ArcSwap::from_pointee(policy) }
+    }
+
+    /// The version in force now; hold it for the whole request.
+    pub fn current(&self) -> Arc<LoadedPolicy> {
+        self.current.load_full()
+    }
+
+    /// Puts `policy` in force for every request that starts from now on.
+    pub fn replace(&self, policy: LoadedPolicy) {
+        tracing::info!(
+            name = %policy.info.name,
+            hash = %policy.info.hash,
+            source = %policy.info.source,
+            "policy in force"
+        );
+        self.current.store(Arc::new(policy));
+    }
+}

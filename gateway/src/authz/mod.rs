@@ -1,0 +1,50 @@
+//! Where access is decided.
+//!
+//! The gateway asks a [`Policy`] two kinds of question, always for one [`Principal`] and in
+//! batches: may they read these fields or perform these actions ([`Policy::decide`]), and which
+//! objects of these types may they see at all ([`Policy::visibility`]).
+//!
+//! ## Layout
+//!
+//! * [`model`]: the host-side vocabulary of the contract (principal, resource attributes,
+//!   decisions, visibilities), independent of how a policy is run.
+//! * [`wasm`]: the WebAssembly host: compiles a policy component once, instantiates it per
+//!   request, bounds every call in time and memory, and turns every failure into a denial.
+//! * [`native`]: policies written in Rust for tests and benchmarks (allow all, deny all).
+//! * [`guard`]: the per-request front door used by resolvers: memoizes decisions and
+//!   visibilities, and turns a denial into a `FORBIDDEN` error.
+//! * [`active`]: the policy currently in force, swapped atomically while serving.
+//! * [`watch`]: reloads the policy when its file changes.
+
+pub mod active;
+pub mod guard;
+pub mod model;
+pub mod native;
+pub mod wasm;
+pub mod watch;
+
+pub use active::{ActivePolicy, LoadedPolicy, PolicyInfo};
+pub use guard::{ClassId, Guard};
+pub use model::{
+    Check, Condition, Decision, OrchestratorRole, PortalRole, Principal, ProcessHubRole, Product,
+    Relation, Resource, Target, Visibility,
+};
+
+/// A policy: anything that can answer the two questions of the contract.
+///
+/// Implementations never fail: a policy that cannot decide denies, and says why in the
+/// decision's reason (which is logged, never sent to the caller).
+pub trait Policy: Send + Sync {
+    /// Opens a session for one principal, usually for the span of one request. A session may
+    /// keep state (an instance of a module) between its calls.
+    fn session(&self, principal: &Principal) -> Box<dyn Session>;
+}
+
+/// The answers of a policy for one principal.
+pub trait Session: Send {
+    /// One decision per check, in order.
+    fn decide(&mut self, resources: &[Resource], checks: &[Check]) -> Vec<Decision>;
+
+    /// One visibility per type name, in order.
+    fn visibility(&mut self, type_names: &[&str]) -> Vec<Visibility>;
+}

@@ -1,0 +1,241 @@
+//! The vocabulary of the policy contract, as the gateway uses it.
+//!
+//! These types mirror `policy-wasm/wit/policy.wit`; [`super::wasm`] converts them to and from
+//! the generated bindings. Keeping them apart lets native policies, the guard and the SQL
+//! translation of visibilities work without knowing how a policy runs.
+
+use std::fmt;
+
+/// A portal role, from the broadest to the narrowest (domain §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PortalRole {
+    /// Exactly one per team.
+    Owner,
+    /// Manages the team and every product.
+    Admin,
+    /// Manages users, roles, groups and audit logs.
+    SecurityAdmin,
+    /// Works in the products enabled for them.
+    Member,
+    /// Sees billing only.
+    BillingContact,
+}
+
+/// A product of the suite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Product {
+    /// Studio Pro.
+    StudioPro,
+    /// Bot Runner.
+    BotRunner,
+    /// Orchestrator.
+    Orchestrator,
+    /// Process Hub.
+    ProcessHub,
+    /// IntegraBots.
+    Integrabots,
+}
+
+/// An Orchestrator role (domain §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OrchestratorRole {
+    /// Everything, not limited by security groups.
+    Admin,
+    /// Builds workflows inside their security groups.
+    Developer,
+    /// Runs and schedules workflows inside their security groups.
+    Operator,
+    /// Reads.
+    Analyst,
+}
+
+/// A Process Hub role (domain §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProcessHubRole {
+    /// Everything.
+    Administrator,
+    /// Creates processes and edits their own.
+    ProcessManager,
+    /// Launches what they may launch.
+    User,
+}
+
+/// Who is asking, in the team they act in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// The user's id.
+    pub user: i32,
+    /// The acting team's id.
+    pub team: i32,
+    /// The portal role in the acting team.
+    pub portal_role: PortalRole,
+    /// Products enabled for the user in the acting team.
+    pub products: Vec<Product>,
+    /// The Orchestrator role, where stored.
+    pub orchestrator_role: Option<OrchestratorRole>,
+    /// The Process Hub role, where stored.
+    pub process_hub_role: Option<ProcessHubRole>,
+    /// Enabled security groups of the acting team the user belongs to, sorted.
+    pub security_groups: Vec<i32>,
+    /// The member's audit-log flag.
+    pub audit_log_access: bool,
+    /// The acting team's Advanced Access Management flag.
+    pub advanced_access_management: bool,
+}
+
+/// How the principal relates to a resource: a set of flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Relation(u8);
+
+impl Relation {
+    /// No relation.
+    pub const NONE: Self = Self(0);
+    /// The resource is the principal's own user or membership.
+    pub const IS_PRINCIPAL: Self = Self(1);
+    /// The principal created it.
+    pub const CREATOR: Self = Self(1 << 1);
+    /// The principal may launch the process, or launched the job.
+    pub const LAUNCHER: Self = Self(1 << 2);
+    /// The task is assigned to the principal.
+    pub const ASSIGNEE: Self = Self(1 << 3);
+
+    /// The flags as bits, in the order of the WIT `relation` flags.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// Flags from bits; unknown bits are dropped.
+    pub fn from_bits(bits: u8) -> Self {
+        Self(bits & 0b1111)
+    }
+
+    /// Whether every flag of `other` is set.
+    pub fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// `self` with the flags of `other` set where `on`.
+    #[must_use]
+    pub fn with(self, other: Self, on: bool) -> Self {
+        if on { Self(self.0 | other.0) } else { self }
+    }
+}
+
+/// The attributes of a resource that rules may use. Resources with equal attributes share
+/// their decisions, which is what makes memoization sound.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Resource {
+    /// The GraphQL type name.
+    pub type_name: &'static str,
+    /// Associated security groups, sorted and without duplicates.
+    pub security_groups: Vec<i32>,
+    /// How the principal relates to it.
+    pub relations: Relation,
+}
+
+impl Resource {
+    /// A resource with no security group and no relation to the principal.
+    pub fn plain(type_name: &'static str) -> Self {
+        Self { type_name, security_groups: Vec::new(), relations: Relation::NONE }
+    }
+
+    /// A resource associated with the given security groups.
+    pub fn grouped(type_name: &'static str, groups: impl IntoIterator<Item = i32>) -> Self {
+        let mut security_groups: Vec<i32> = groups.into_iter().collect();
+        security_groups.sort_unstable();
+        security_groups.dedup();
+        Self { type_name, security_groups, relations: Relation::NONE }
+    }
+
+    /// The same resource with these relations to the principal.
+    #[must_use]
+    pub fn related(mut self, relations: Relation) -> Self {
+        self.relations = relations;
+        self
+    }
+}
+
+/// What a check asks.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// Read a field by its GraphQL name.
+    Field(String),
+    /// Perform an action.
+    Action(String),
+}
+
+/// One question of a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// Index into the batch's resources.
+    pub resource: u32,
+    /// What is asked.
+    pub target: Target,
+}
+
+/// The answer to one check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Allowed.
+    Allow,
+    /// Denied, with the reason (for logs only).
+    Deny(String),
+}
+
+impl Decision {
+    /// Whether this is an allow.
+    pub fn is_allow(&self) -> bool {
+        matches!(self, Self::Allow)
+    }
+}
+
+/// One condition of a visibility clause.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Condition {
+    /// Associated with at least one of these security groups.
+    InSecurityGroups(Vec<i32>),
+    /// The principal has every one of these relations.
+    Related(Relation),
+}
+
+/// Which objects of a type the principal may see.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    /// All of them.
+    All,
+    /// None.
+    None,
+    /// Those satisfying any clause; a clause holds when all its conditions do.
+    Where(Vec<Vec<Condition>>),
+}
+
+impl Visibility {
+    /// Whether a resource with these attributes is visible.
+    pub fn admits(&self, resource: &Resource) -> bool {
+        match self {
+            Self::All => true,
+            Self::None => false,
+            Self::Where(clauses) => clauses.iter().any(|clause| {
+                clause.iter().all(|condition| match condition {
+                    Condition::InSecurityGroups(groups) => {
+                        resource.security_groups.iter().any(|group| groups.contains(group))
+                    }
+                    Condition::Related(relations) => resource.relations.contains(*relations),
+                })
+            }),
+        }
+    }
+}
+
+impl fmt::Display for PortalRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Self::Owner => "OWNER",
+            Self::Admin => "ADMIN",
+            Self::SecurityAdmin => "SECURITY_ADMIN",
+            Self::Member => "MEMBER",
+            Self::BillingContact => "BILLING_CONTACT",
+        };
+        f.write_str(name)
+    }
+}

@@ -1,0 +1,337 @@
+//! The WebAssembly policy host.
+//!
+//! One [`wasmtime::Engine`] serves the whole process. Each policy version is compiled once and
+//! pre-instantiated against an empty linker: a policy imports nothing, so a module that asks
+//! for any import (WASI, a clock, files) fails to load. Each [`Session`] gets its own store and
+//! instance, created on first use, so requests never share guest state.
+//!
+//! Every call is bounded: in time by an epoch deadline, in memory by store limits. A trap, a
+//! timeout or a malformed answer denies everything the call was asked, is logged, and throws
+//! the instance away; the next call in the session starts from a fresh one.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+
+use super::{Check, Condition, Decision, Policy, Principal, Resource, Session, Target, Visibility};
+use crate::error::Error;
+
+/// Bindings generated from the contract.
+#[allow(missing_docs, unsafe_code)]
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../policy-wasm/wit",
+        world: "policy",
+    });
+}
+
+use bindings::fieldguard::policy::types as wit;
+
+/// How often the engine's epoch advances.
+const EPOCH_TICK: Duration = Duration::from_millis(5);
+/// How many ticks one call into a policy may take before it is interrupted (about 50 ms).
+const CALL_DEADLINE_TICKS: u64 = 10;
+/// The most linear memory a policy instance may grow to.
+const MEMORY_LIMIT_BYTES: usize = 64 << 20;
+
+/// The process-wide engine, with a thread that advances its epoch.
+fn engine() -> Result<&'static Engine, Error> {
+    static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+    let engine = ENGINE.get_or_init(|| {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.wasm_component_model(true);
+        let engine = Engine::new(&config).map_err(|e| e.to_string())?;
+        let ticker = engine.clone();
+        std::thread::Builder::new()
+            .name("policy-epoch".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(EPOCH_TICK);
+                    ticker.increment_epoch();
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(engine)
+    });
+    engine.as_ref().map_err(|reason| Error::PolicyEngine(reason.clone()))
+}
+
+/// What each store carries: its resource limits.
+struct StoreData {
+    limits: StoreLimits,
+}
+
+/// A compiled, pre-instantiated policy module.
+pub struct WasmPolicy {
+    pre: bindings::PolicyPre<StoreData>,
+    name: String,
+}
+
+impl WasmPolicy {
+    /// Compiles a policy from the bytes of a component, or of a core module built by
+    /// `wit-bindgen` (which is turned into a component first), and checks that it answers.
+    pub fn compile(bytes: &[u8]) -> Result<Self, Error> {
+        let engine = engine()?;
+        let component_bytes = if is_core_module(bytes) {
+            wit_component::ComponentEncoder::default()
+                .module(bytes)
+                .and_then(|encoder| encoder.validate(true).encode())
+                .map_err(|e| Error::InvalidPolicy(format!("not a policy module: {e:#}")))?
+        } else {
+            bytes.to_vec()
+        };
+        let component = Component::new(engine, &component_bytes)
+            .map_err(|e| Error::InvalidPolicy(format!("{e:#}")))?;
+        let linker = Linker::<StoreData>::new(engine);
+        let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
+            Error::InvalidPolicy(format!("a policy may import nothing, but this one does: {e:#}"))
+        })?;
+        let pre = bindings::PolicyPre::new(instance_pre).map_err(|e| {
+            Error::InvalidPolicy(format!("it does not export the policy world: {e:#}"))
+        })?;
+        let mut store = new_store(engine);
+        let name = pre
+            .instantiate(&mut store)
+            .and_then(|policy| policy.call_name(&mut store))
+            .map_err(|e| Error::InvalidPolicy(format!("it fails when asked its name: {e:#}")))?;
+        Ok(Self { pre, name })
+    }
+
+    /// The name the policy gives itself.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Whether the bytes are a core WebAssembly module (as opposed to a component or text).
+fn is_core_module(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [1, 0, 0, 0]
+}
+
+fn new_store(engine: &Engine) -> Store<StoreData> {
+    let limits = StoreLimitsBuilder::new()
+        .memory_size(MEMORY_LIMIT_BYTES)
+        .instances(8)
+        .tables(8)
+        .memories(4)
+        .build();
+    let mut store = Store::new(engine, StoreData { limits });
+    store.limiter(|data| &mut data.limits);
+    store.set_epoch_deadline(CALL_DEADLINE_TICKS);
+    store
+}
+
+impl Policy for WasmPolicy {
+    fn session(&self, principal: &Principal) -> Box<dyn Session> {
+        Box::new(WasmSession {
+            pre: self.pre.clone(),
+            principal: to_wit_principal(principal),
+            live: None,
+        })
+    }
+}
+
+/// One principal's conversation with a policy: an instance created on first use, dropped
+/// after any failure.
+struct WasmSession {
+    pre: bindings::PolicyPre<StoreData>,
+    principal: wit::Principal,
+    live: Option<(Store<StoreData>, bindings::Policy)>,
+}
+
+impl WasmSession {
+    /// Runs one bounded call; on any failure, logs it and throws the instance away.
+    fn call<R>(
+        &mut self,
+        what: &str,
+        f: impl FnOnce(&mut Store<StoreData>, &bindings::Policy, &wit::Principal) -> wasmtime::Result<R>,
+    ) -> Option<R> {
+        if self.live.is_none() {
+            let mut store = new_store(self.pre.engine());
+            match self.pre.instantiate(&mut store) {
+                Ok(policy) => self.live = Some((store, policy)),
+                Err(error) => {
+                    tracing::error!(%error, "could not instantiate the policy; denying");
+                    return None;
+                }
+            }
+        }
+        let (store, policy) = self.live.as_mut()?;
+        store.set_epoch_deadline(CALL_DEADLINE_TICKS);
+        match f(store, policy, &self.principal) {
+            Ok(answer) => Some(answer),
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), call = what, "the policy failed; denying");
+                self.live = None;
+                None
+            }
+        }
+    }
+}
+
+impl Session for WasmSession {
+    fn decide(&mut self, resources: &[Resource], checks: &[Check]) -> Vec<Decision> {
+        let resources: Vec<wit::Resource> = resources.iter().map(to_wit_resource).collect();
+        let checks: Vec<wit::Check> = checks.iter().map(to_wit_check).collect();
+        let answer = self.call("decide", |store, policy, principal| {
+            policy.call_decide(store, principal, &resources, &checks)
+        });
+        match answer {
+            Some(decisions) if decisions.len() == checks.len() => {
+                decisions.into_iter().map(from_wit_decision).collect()
+            }
+            Some(decisions) => {
+                tracing::error!(
+                    asked = checks.len(),
+                    answered = decisions.len(),
+                    "the policy answered a malformed batch; denying"
+                );
+                deny_all(checks.len(), "the policy answered a malformed batch")
+            }
+            None => deny_all(checks.len(), "the policy failed"),
+        }
+    }
+
+    fn visibility(&mut self, type_names: &[&str]) -> Vec<Visibility> {
+        let names: Vec<String> = type_names.iter().map(|name| (*name).to_owned()).collect();
+        let answer = self.call("filter", |store, policy, principal| {
+            policy.call_filter(store, principal, &names)
+        });
+        match answer {
+            Some(visibilities) if visibilities.len() == names.len() => {
+                visibilities.into_iter().map(from_wit_visibility).collect()
+            }
+            Some(_) => {
+                tracing::error!("the policy answered a malformed filter; hiding everything asked");
+                vec![Visibility::None; names.len()]
+            }
+            None => vec![Visibility::None; names.len()],
+        }
+    }
+}
+
+fn deny_all(count: usize, reason: &str) -> Vec<Decision> {
+    vec![Decision::Deny(reason.to_owned()); count]
+}
+
+fn to_wit_principal(p: &Principal) -> wit::Principal {
+    use super::{OrchestratorRole as O, PortalRole as R, ProcessHubRole as H, Product as P};
+    wit::Principal {
+        user: p.user as u64,
+        team: p.team as u64,
+        portal_role: match p.portal_role {
+            R::Owner => wit::PortalRole::Owner,
+            R::Admin => wit::PortalRole::Admin,
+            R::SecurityAdmin => wit::PortalRole::SecurityAdmin,
+            R::Member => wit::PortalRole::Member,
+            R::BillingContact => wit::PortalRole::BillingContact,
+        },
+        products: p
+            .products
+            .iter()
+            .map(|product| match product {
+                P::StudioPro => wit::Product::StudioPro,
+                P::BotRunner => wit::Product::BotRunner,
+                P::Orchestrator => wit::Product::Orchestrator,
+                P::ProcessHub => wit::Product::ProcessHub,
+                P::Integrabots => wit::Product::Integrabots,
+            })
+            .collect(),
+        orchestrator_role: p.orchestrator_role.map(|role| match role {
+            O::Admin => wit::OrchestratorRole::Admin,
+            O::Developer => wit::OrchestratorRole::Developer,
+            O::Operator => wit::OrchestratorRole::Operator,
+            O::Analyst => wit::OrchestratorRole::Analyst,
+        }),
+        process_hub_role: p.process_hub_role.map(|role| match role {
+            H::Administrator => wit::ProcessHubRole::Administrator,
+            H::ProcessManager => wit::ProcessHubRole::ProcessManager,
+            H::User => wit::ProcessHubRole::User,
+        }),
+        security_groups: p.security_groups.iter().map(|id| *id as u64).collect(),
+        audit_log_access: p.audit_log_access,
+        advanced_access_management: p.advanced_access_management,
+    }
+}
+
+fn to_wit_relation(relation: super::Relation) -> wit::Relation {
+    use super::Relation as R;
+    let mut out = wit::Relation::empty();
+    for (ours, theirs) in [
+        (R::IS_PRINCIPAL, wit::Relation::IS_PRINCIPAL),
+        (R::CREATOR, wit::Relation::CREATOR),
+        (R::LAUNCHER, wit::Relation::LAUNCHER),
+        (R::ASSIGNEE, wit::Relation::ASSIGNEE),
+    ] {
+        if relation.contains(ours) {
+            out |= theirs;
+        }
+    }
+    out
+}
+
+fn from_wit_relation(relation: wit::Relation) -> super::Relation {
+    use super::Relation as R;
+    [
+        (R::IS_PRINCIPAL, wit::Relation::IS_PRINCIPAL),
+        (R::CREATOR, wit::Relation::CREATOR),
+        (R::LAUNCHER, wit::Relation::LAUNCHER),
+        (R::ASSIGNEE, wit::Relation::ASSIGNEE),
+    ]
+    .into_iter()
+    .fold(R::NONE, |acc, (ours, theirs)| acc.with(ours, relation.contains(theirs)))
+}
+
+fn to_wit_resource(resource: &Resource) -> wit::Resource {
+    wit::Resource {
+        type_name: resource.type_name.to_owned(),
+        security_groups: resource.security_groups.iter().map(|id| *id as u64).collect(),
+        relations: to_wit_relation(resource.relations),
+    }
+}
+
+fn to_wit_check(check: &Check) -> wit::Check {
+    wit::Check {
+        resource: check.resource,
+        target: match &check.target {
+            Target::Field(field) => wit::Target::Field(field.clone()),
+            Target::Action(action) => wit::Target::Action(action.clone()),
+        },
+    }
+}
+
+fn from_wit_decision(decision: wit::Decision) -> Decision {
+    match decision {
+        wit::Decision::Allow => Decision::Allow,
+        wit::Decision::Deny(reason) => Decision::Deny(reason),
+    }
+}
+
+fn from_wit_visibility(visibility: wit::Visibility) -> Visibility {
+    match visibility {
+        wit::Visibility::All => Visibility::All,
+        wit::Visibility::None => Visibility::None,
+        wit::Visibility::Where(clauses) => Visibility::Where(
+            clauses
+                .into_iter()
+                .map(|clause| {
+                    clause
+                        .into_iter()
+                        .map(|condition| match condition {
+                            wit::Condition::InSecurityGroups(groups) => Condition::InSecurityGroups(
+                                // An id that does not fit matches no group of ours.
+                                groups.into_iter().filter_map(|id| i32::try_from(id).ok()).collect(),
+                            ),
+                            wit::Condition::Related(relation) => {
+                                Condition::Related(from_wit_relation(relation))
+                            }
+                        })
+                        .collect()
+                })
+                .collect(),
+        ),
+    }
+}

@@ -1,0 +1,130 @@
+//! Command-line flags and environment variables, validated into a typed configuration.
+//!
+//! Every flag has an environment variable of the same meaning (`--listen` and
+//! `FIELDGUARD_LISTEN`, …); flags win. Nothing has a built-in secret: without one configured,
+//! the signing secret is generated once and kept in the data directory.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::Error;
+use crate::http::auth::{self, Authenticator};
+
+/// The Fieldguard gateway.
+#[derive(Debug, Parser)]
+#[command(name = "fieldguard", version, about = "GraphQL gateway whose every field is decided by a WebAssembly policy")]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API.
+    Serve(ServeArgs),
+    /// Load the demo data into an empty database and print a token for every demo user.
+    Seed(StoreArgs),
+    /// Mint a token for development.
+    Token(TokenArgs),
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+/// Where data and secrets live.
+#[derive(Clone, Debug, Args)]
+pub struct StoreArgs {
+    /// Directory for the SQLite database and the generated signing secret.
+    #[arg(long, env = "FIELDGUARD_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// A SeaORM database URL; the default is SQLite in the data directory.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// HS256 signing secret for tokens. Without it (and without a public key) one is generated
+    /// and kept in the data directory.
+    #[arg(long, env = "FIELDGUARD_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// PEM file of an RSA public key: verify RS256 tokens with it instead of a shared secret.
+    #[arg(long, env = "FIELDGUARD_JWT_PUBLIC_KEY", conflicts_with = "jwt_secret")]
+    pub jwt_public_key: Option<PathBuf>,
+}
+
+/// `fieldguard serve`.
+#[derive(Clone, Debug, Args)]
+pub struct ServeArgs {
+    /// Where data and secrets live.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on.
+    #[arg(long, env = "FIELDGUARD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// A policy module to enforce instead of the built-in one; reloaded when it changes.
+    #[arg(long, env = "FIELDGUARD_POLICY")]
+    pub policy: Option<PathBuf>,
+    /// Load the demo data if the database is empty, and print a token for every demo user.
+    #[arg(long, env = "FIELDGUARD_DEMO")]
+    pub demo: bool,
+}
+
+/// `fieldguard token`.
+#[derive(Clone, Debug, Args)]
+pub struct TokenArgs {
+    /// Where data and secrets live.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The user: an email address or a user id.
+    #[arg(long)]
+    pub user: String,
+    /// The team to act in: a team id or name (default: the user's first team).
+    #[arg(long)]
+    pub team: Option<String>,
+    /// How long the token is valid, in hours.
+    #[arg(long, default_value_t = 24)]
+    pub hours: u64,
+}
+
+/// Where the data is, resolved.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The database URL.
+    pub database_url: String,
+}
+
+impl StoreArgs {
+    /// The database URL to use.
+    pub fn resolve(&self) -> Result<StoreConfig, Error> {
+        std::fs::create_dir_all(&self.data_dir).map_err(|source| Error::Io {
+            what: format!("creating the data directory {}", self.data_dir.display()),
+            source,
+        })?;
+        let database_url = match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("fieldguard.db").display()),
+        };
+        Ok(StoreConfig { data_dir: self.data_dir.clone(), database_url })
+    }
+
+    /// The token verifier, and whether a secret was generated just now.
+    pub fn authenticator(&self) -> Result<(Authenticator, bool), Error> {
+        if let Some(path) = &self.jwt_public_key {
+            let pem = std::fs::read(path).map_err(|source| Error::Io {
+                what: format!("reading the public key {}", path.display()),
+                source,
+            })?;
+            return Ok((Authenticator::rs256(&pem)?, false));
+        }
+        if let Some(secret) = &self.jwt_secret {
+            if secret.len() < 16 {
+                return Err(Error::Config("the JWT secret must be at least 16 characters".into()));
+            }
+            return Ok((Authenticator::hs256(secret.as_bytes()), false));
+        }
+        let (secret, generated) = auth::stored_secret(&self.data_dir)?;
+        Ok((Authenticator::hs256(&secret), generated))
+    }
+}

@@ -1,0 +1,107 @@
+//! The gateway's one error type, and how each error shows at the GraphQL edge.
+//!
+//! Every error carries a stable machine-readable code (`extensions.code`). Internal details
+//! (database messages, policy traps) are logged, never sent to the caller.
+
+use async_graphql::ErrorExtensions;
+
+/// Everything that can go wrong in the gateway.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request carries no valid credentials, or they name no active member of the team.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The policy denied the read or the action.
+    #[error("you are not allowed to read `{type_name}.{field}`")]
+    Forbidden {
+        /// The GraphQL type.
+        type_name: &'static str,
+        /// The field.
+        field: String,
+    },
+    /// The input is not acceptable, and says why.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The change would break an invariant, and says which.
+    #[error("{0}")]
+    Conflict(String),
+    /// A policy module cannot be loaded, and why.
+    #[error("invalid policy: {0}")]
+    InvalidPolicy(String),
+    /// The WebAssembly engine could not start.
+    #[error("the policy engine could not start: {0}")]
+    PolicyEngine(String),
+    /// The policy file cannot be watched.
+    #[error("cannot watch the policy file: {0}")]
+    PolicyWatch(String),
+    /// The configuration is not usable.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The database cannot be reached or opened.
+    #[error("database unavailable: {0}")]
+    DatabaseUnavailable(String),
+    /// A database operation failed.
+    #[error("database error: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    /// A file operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The stable code of this error at the GraphQL edge.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden { .. } => "FORBIDDEN",
+            Self::InvalidInput(_) => "INVALID_INPUT",
+            Self::Conflict(_) => "CONFLICT",
+            Self::InvalidPolicy(_)
+            | Self::PolicyEngine(_)
+            | Self::PolicyWatch(_)
+            | Self::Config(_)
+            | Self::DatabaseUnavailable(_)
+            | Self::Database(_)
+            | Self::Io { .. } => "INTERNAL",
+        }
+    }
+
+    /// The error as the caller sees it: internal details are logged and replaced by a generic
+    /// message.
+    pub fn to_graphql(&self) -> async_graphql::Error {
+        let message = if self.code() == "INTERNAL" {
+            tracing::error!(error = %self, "request failed");
+            "internal error; the server log has the details".to_owned()
+        } else {
+            self.to_string()
+        };
+        let code = self.code();
+        async_graphql::Error::new(message).extend_with(|_, extensions| extensions.set("code", code))
+    }
+}
+
+impl From<crate::authz::guard::Denied> for Error {
+    fn from(denied: crate::authz::guard::Denied) -> Self {
+        Self::Forbidden { type_name: denied.type_name, field: denied.field }
+    }
+}
+
+/// Converts a gateway result for a resolver, keeping the error's code.
+///
+/// `async_graphql::Error` converts from anything printable, which would drop the code; every
+/// resolver converts through this trait instead.
+pub trait ResultExt<T> {
+    /// The result with its error as a coded GraphQL error.
+    fn gql(self) -> async_graphql::Result<T>;
+}
+
+impl<T, E: Into<Error>> ResultExt<T> for Result<T, E> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|error| error.into().to_graphql())
+    }
+}

@@ -1,0 +1,61 @@
+//! What a resolver reads from the request: the guard, the loader, the database; and the two
+//! helpers every field resolver goes through.
+
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{Context, Result};
+use sea_orm::DatabaseConnection;
+
+use crate::authz::{ClassId, Guard, Resource};
+use crate::error::{Error, ResultExt};
+use crate::store::loaders::Batcher;
+
+/// The per-request data attached by the HTTP layer.
+pub struct RequestData {
+    /// The policy as this request sees it.
+    pub guard: Arc<Guard>,
+    /// Relation batches.
+    pub loader: DataLoader<Batcher>,
+    /// The database.
+    pub db: DatabaseConnection,
+}
+
+impl RequestData {
+    /// The data of a request acting under `guard`.
+    pub fn new(db: DatabaseConnection, guard: Arc<Guard>) -> Self {
+        let loader = DataLoader::new(Batcher::new(db.clone(), guard.clone()), tokio::spawn);
+        Self { guard, loader, db }
+    }
+}
+
+/// The request data; a schema executed without it is a programming error, reported as such.
+pub fn request<'a>(ctx: &Context<'a>) -> Result<&'a RequestData> {
+    ctx.data::<RequestData>()
+        .map_err(|_| Error::Unauthenticated("this request carries no credentials".into()).to_graphql())
+}
+
+/// Interns the attributes of an object for the request's memo.
+pub fn classify(ctx: &Context<'_>, resource: Resource) -> Result<ClassId> {
+    Ok(request(ctx)?.guard.classify(resource))
+}
+
+/// Asks the policy whether the field being resolved may be read on objects of `class`.
+pub fn permit(ctx: &Context<'_>, class: ClassId) -> Result<()> {
+    request(ctx)?.guard.permit(class, ctx.field().name()).gql()
+}
+
+/// The value of the field being resolved, if the policy allows reading it.
+pub fn read<T>(ctx: &Context<'_>, class: ClassId, value: impl FnOnce() -> T) -> Result<Option<T>> {
+    permit(ctx, class)?;
+    Ok(Some(value()))
+}
+
+/// Loads one relation key through the request's batcher.
+pub async fn load<K>(ctx: &Context<'_>, key: K) -> Result<Option<<Batcher as Loader<K>>::Value>>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    Batcher: Loader<K, Error = Arc<Error>>,
+{
+    request(ctx)?.loader.load_one(key).await.map_err(|error| error.to_graphql())
+}

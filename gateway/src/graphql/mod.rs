@@ -1,0 +1,35 @@
+//! The GraphQL API: schema, object types, and the per-request context resolvers read.
+//!
+//! ## Layout
+//!
+//! * [`query`]: the entry points.
+//! * [`types`]: the object types, by area of the domain.
+//! * [`connection`]: paginated lists.
+//! * [`context`]: what a resolver reads from the request, and the policy check every field
+//!   resolver goes through.
+//! * [`nulls`]: a nullable field that fails is `null` with its error, as the spec says.
+
+pub mod connection;
+pub mod context;
+pub mod nulls;
+pub mod query;
+pub mod types;
+
+use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+
+pub use context::RequestData;
+pub use nulls::FieldErrors;
+pub use query::Query;
+
+/// The schema type.
+pub type ApiSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// Builds the schema. Per-request data ([`RequestData`]) is attached to each request.
+pub fn schema() -> ApiSchema {
+    Schema::build(Query, EmptyMutation, EmptySubscription).extension(nulls::NullOnError).finish()
+}
+
+/// The schema in SDL, as checked in at `schema.graphql`.
+pub fn sdl() -> String {
+    schema().sdl()
+}

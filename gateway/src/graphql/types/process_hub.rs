@@ -1,0 +1,236 @@
+//! Process Hub: processes, their jobs and tasks, and forms.
+
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::{Build, SecurityGroup, User, build_one, nested, security_groups, user};
+use crate::authz::{ClassId, Relation, Resource};
+use crate::graphql::connection::Connection;
+use crate::graphql::context::{classify, load, permit, read, request};
+use crate::store::entity::*;
+use crate::store::loaders::*;
+
+/// A Process Hub process.
+#[derive(Clone)]
+pub struct Process {
+    pub(crate) row: process::Model,
+    class: ClassId,
+    groups: Vec<i32>,
+}
+
+impl Build for Process {
+    type Row = process::Model;
+    async fn build(ctx: &Context<'_>, rows: Vec<process::Model>) -> Result<Vec<Self>> {
+        let data = request(ctx)?;
+        let me = data.guard.principal().user;
+        let ids: Vec<i32> = rows.iter().map(|r| r.id).collect();
+        let groups = data
+            .loader
+            .load_many(ids.iter().copied().map(GroupsOfProcess))
+            .await
+            .map_err(|e| e.to_graphql())?;
+        let launchers = data
+            .loader
+            .load_many(ids.iter().copied().map(LaunchersOfProcess))
+            .await
+            .map_err(|e| e.to_graphql())?;
+        rows.into_iter()
+            .map(|row| {
+                let groups = groups.get(&GroupsOfProcess(row.id)).cloned().unwrap_or_default();
+                let launcher = launchers.get(&LaunchersOfProcess(row.id)).is_some_and(|l| l.contains(&me));
+                let relations = Relation::NONE
+                    .with(Relation::CREATOR, row.created_by == me)
+                    .with(Relation::LAUNCHER, launcher);
+                let class = classify(ctx, Resource::grouped("Process", groups.iter().copied()).related(relations))?;
+                Ok(Self { row, class, groups })
+            })
+            .collect()
+    }
+}
+
+#[Object]
+impl Process {
+    /// The process's id.
+    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || ID::from(self.row.id))
+    }
+    /// Its name.
+    async fn name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.row.name.as_str())
+    }
+    /// What it does.
+    async fn description(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.row.description.as_str())
+    }
+    /// Who created it.
+    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        permit(ctx, self.class)?;
+        user(ctx, Some(self.row.created_by)).await
+    }
+    /// Who may launch it.
+    async fn launch_permissions(&self, ctx: &Context<'_>) -> Result<Option<Vec<User>>> {
+        permit(ctx, self.class)?;
+        let ids = load(ctx, LaunchersOfProcess(self.row.id)).await?.unwrap_or_default();
+        let found = request(ctx)?
+            .loader
+            .load_many(ids.iter().copied().map(UserById))
+            .await
+            .map_err(|e| e.to_graphql())?;
+        let rows = ids.into_iter().filter_map(|id| found.get(&UserById(id)).cloned()).collect();
+        User::build(ctx, rows).await.map(Some)
+    }
+    /// Its security groups (those you may see).
+    async fn security_groups(&self, ctx: &Context<'_>) -> Result<Option<Vec<SecurityGroup>>> {
+        permit(ctx, self.class)?;
+        security_groups(ctx, self.groups.clone()).await.map(Some)
+    }
+    /// Its jobs (those you may see).
+    async fn jobs(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Job>>> {
+        permit(ctx, self.class)?;
+        let rows = load(ctx, JobsOfProcess(self.row.id)).await?.unwrap_or_default();
+        nested::<Job>(ctx, rows, |r| r.id, first, after).await.map(Some)
+    }
+}
+
+/// One launch of a process.
+#[derive(Clone)]
+pub struct Job {
+    pub(crate) row: job::Model,
+    class: ClassId,
+}
+
+impl Build for Job {
+    type Row = job::Model;
+    async fn build(ctx: &Context<'_>, rows: Vec<job::Model>) -> Result<Vec<Self>> {
+        let me = request(ctx)?.guard.principal().user;
+        rows.into_iter()
+            .map(|row| {
+                let relations = Relation::NONE.with(Relation::LAUNCHER, row.launched_by == me);
+                let class = classify(ctx, Resource::plain("Job").related(relations))?;
+                Ok(Self { row, class })
+            })
+            .collect()
+    }
+}
+
+#[Object]
+impl Job {
+    /// The job's id.
+    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || ID::from(self.row.id))
+    }
+    /// The process launched.
+    async fn process(&self, ctx: &Context<'_>) -> Result<Option<Process>> {
+        permit(ctx, self.class)?;
+        build_one(ctx, load(ctx, ProcessById(self.row.process_id)).await?).await
+    }
+    /// Who launched it.
+    async fn launched_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        permit(ctx, self.class)?;
+        user(ctx, Some(self.row.launched_by)).await
+    }
+    /// Where it stands.
+    async fn state(&self, ctx: &Context<'_>) -> Result<Option<RunState>> {
+        read(ctx, self.class, || self.row.state)
+    }
+    /// When it started.
+    async fn started_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        read(ctx, self.class, || self.row.started_at)
+    }
+    /// When it finished.
+    async fn finished_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(read(ctx, self.class, || self.row.finished_at)?.flatten())
+    }
+    /// Its tasks (those you may see).
+    async fn tasks(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Task>>> {
+        permit(ctx, self.class)?;
+        let rows = load(ctx, TasksOfJob(self.row.id)).await?.unwrap_or_default();
+        nested::<Task>(ctx, rows, |r| r.id, first, after).await.map(Some)
+    }
+}
+
+/// A step of a job that waits for a person.
+#[derive(Clone)]
+pub struct Task {
+    pub(crate) row: task::Model,
+    class: ClassId,
+}
+
+impl Build for Task {
+    type Row = task::Model;
+    async fn build(ctx: &Context<'_>, rows: Vec<task::Model>) -> Result<Vec<Self>> {
+        let me = request(ctx)?.guard.principal().user;
+        rows.into_iter()
+            .map(|row| {
+                let relations = Relation::NONE.with(Relation::ASSIGNEE, row.assignee_id == Some(me));
+                let class = classify(ctx, Resource::plain("Task").related(relations))?;
+                Ok(Self { row, class })
+            })
+            .collect()
+    }
+}
+
+#[Object]
+impl Task {
+    /// The task's id.
+    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || ID::from(self.row.id))
+    }
+    /// What is to be done.
+    async fn title(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.row.title.as_str())
+    }
+    /// Who is to do it.
+    async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        permit(ctx, self.class)?;
+        user(ctx, self.row.assignee_id).await
+    }
+    /// Where it stands.
+    async fn state(&self, ctx: &Context<'_>) -> Result<Option<TaskState>> {
+        read(ctx, self.class, || self.row.state)
+    }
+    /// The job it belongs to.
+    async fn job(&self, ctx: &Context<'_>) -> Result<Option<Job>> {
+        permit(ctx, self.class)?;
+        build_one(ctx, load(ctx, JobById(self.row.job_id)).await?).await
+    }
+    /// The form to fill in.
+    async fn form(&self, ctx: &Context<'_>) -> Result<Option<Form>> {
+        permit(ctx, self.class)?;
+        let Some(id) = self.row.form_id else { return Ok(None) };
+        build_one(ctx, load(ctx, FormById(id)).await?).await
+    }
+}
+
+/// A form tasks collect input with.
+#[derive(Clone)]
+pub struct Form {
+    pub(crate) row: form::Model,
+    class: ClassId,
+}
+
+impl Build for Form {
+    type Row = form::Model;
+    async fn build(ctx: &Context<'_>, rows: Vec<form::Model>) -> Result<Vec<Self>> {
+        let class = classify(ctx, Resource::plain("Form"))?;
+        Ok(rows.into_iter().map(|row| Self { row, class }).collect())
+    }
+}
+
+#[Object]
+impl Form {
+    /// The form's id.
+    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || ID::from(self.row.id))
+    }
+    /// Its name.
+    async fn name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.row.name.as_str())
+    }
+    /// The names of its fields.
+    async fn field_names(&self, ctx: &Context<'_>) -> Result<Option<Vec<&str>>> {
+        read(ctx, self.class, || {
+            self.row.field_names.split(',').map(str::trim).filter(|f| !f.is_empty()).collect()
+        })
+    }
+}

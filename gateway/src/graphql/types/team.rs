@@ -1,0 +1,478 @@
+//! The team and its people: teams, users, memberships, invitations, security groups, the
+//! audit log, and the policy in force.
+
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
+use sea_orm::Condition as Where;
+
+use super::{Build, Orchestrator, Process, Workflow, BotRunner, Job, Task, Form, build_one, listed, nested};
+use crate::authz::{ClassId, PolicyInfo as Info, Relation, Resource};
+use crate::graphql::connection::Connection;
+use crate::graphql::context::{classify, load, permit, read, request};
+use crate::store::entity::*;
+use crate::store::loaders::*;
+
+/// The team a request acts in.
+#[derive(Clone)]
+pub struct Team {
+    pub(crate) row: team::Model,
+    class: ClassId,
+}
+
+impl Build for Team {
+    type Row = team::Model;
+    async fn build(ctx: &Context<'_>, rows: Vec<team::Model>) -> Result<Vec<Self>> {
+        let class = classify(ctx, Resource::plain("Team"))?;
+        Ok(rows.into_iter().map(|row| Self { row, class }).collect())
+    }
+}
+
+#[Object]
+impl Team {
+    /// The team's id.
+    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || ID::from(self.row.id))
+    }
+    /// The team's name.
+    async fn name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.row.name.as_str())
+    }
+    /// Whether Advanced Access Management limits objects to security groups.
+    async fn advanced_access_management(&self, ctx: &Context<'_>) -> Result<Option<bool>> {
+        read(ctx, self.class, || self.row.advanced_access_management)
+    }
+    /// The billing plan.
+    async fn billing_plan(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.row.billing_plan.as_str())
+    }
+    /// The owner's membership.
+    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Membership>> {
+        permit(ctx, self.class)?;
+        let data = request(ctx)?;
+        let row = crate::store::read::owner(&data.db, &data.guard).await.map_err(|e| e.to_graphql())?;
+        build_one(ctx, row).await
+    }
+    /// The members, with their roles and products.
+    async fn members(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Membership>>> {
+        permit(ctx, self.class)?;
+        listed::<membership::Entity, _>(ctx, Where::all(), membership::Column::Id, first, after).await.map(Some)
+    }
+    /// Invitations sent by the team.
+    async fn invitations(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Invitation>>> {
+        permit(ctx, self.class)?;
+        listed::<invitation::Entity, _>(ctx, Where::all(), invitation::Column::Id, first, after).await.map(Some)
+    }
+    /// Security groups.
+    async fn security_groups(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<SecurityGroup>>> {
+        permit(ctx, self.class)?;
+        listed::<security_group::Entity, _>(ctx, Where::all(), security_group::Column::Id, first, after).await.map(Some)
+    }
+    /// Orchestrators.
+    async fn orchestrators(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Orchestrator>>> {
+        permit(ctx, self.class)?;
+        listed::<orchestrator::Entity, _>(ctx, Where::all(), orchestrator::Column::Id, first, after).await.map(Some)
+    }
+    /// Workflows of every orchestrator.
+    async fn workflows(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Workflow>>> {
+        permit(ctx, self.class)?;
+        listed::<workflow::Entity, _>(ctx, Where::all(), workflow::Column::Id, first, after).await.map(Some)
+    }
+    /// Bot runners.
+    async fn bot_runners(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<BotRunner>>> {
+        permit(ctx, self.class)?;
+        listed::<bot_runner::Entity, _>(ctx, Where::all(), bot_runner::Column::Id, first, after).await.map(Some)
+    }
+    /// Process Hub processes.
+    async fn processes(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Process>>> {
+        permit(ctx, self.class)?;
+        listed::<process::Entity, _>(ctx, Where::all(), process::Column::Id, first, after).await.map(Some)
+    }
+    /// Process Hub jobs.
+    async fn jobs(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Job>>> {
+        permit(ctx, self.class)?;
+        listed::<job::Entity, _>(ctx, Where::all(), job::Column::Id, first, after).await.map(Some)
+    }
+    /// Process Hub tasks.
+    async fn tasks(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Task>>> {
+        permit(ctx, self.class)?;
+        listed::<task::Entity, _>(ctx, Where::all(), task::Column::Id, first, after).await.map(Some)
+    }
+    /// Process Hub forms.
+    async fn forms(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Form>>> {
+        permit(ctx, self.class)?;
+        listed::<form::Entity, _>(ctx, Where::all(), form::Column::Id, first, after).await.map(Some)
+    }
+    /// The audit log, oldest first.
+    async fn audit_log(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<AuditEntry>>> {
+        permit(ctx, self.class)?;
+        listed::<audit_entry::Entity, _>(ctx, Where::all(), audit_entry::Column::Id, first, after).await.map(Some)
+    }
+}
+
+/// One of the teams the signed-in user belongs to.
+pub struct MyTeam {
+    pub(crate) class: ClassId,
+    pub(crate) team: team::Model,
+    pub(crate) role: PortalRole,
+    pub(crate) acting: bool,
+}
+
+#[Object]
+impl MyTeam {
+    /// The team's id: send it as the `X-Fieldguard-Team` header to act in this team.
+    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || ID::from(self.team.id))
+    }
+    /// The team's name.
+    async fn name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.team.name.as_str())
+    }
+    /// Your portal role there.
+    async fn portal_role(&self, ctx: &Context<'_>) -> Result<Option<PortalRole>> {
+        read(ctx, self.class, || self.role)
+    }
+    /// Whether this request acts in that team.
+    async fn acting(&self, ctx: &Context<'_>) -> Result<Option<bool>> {
+        read(ctx, self.class, || self.acting)
+    }
+}
+
+/// A person with an account.
+#[derive(Clone)]
+pub struct User {
+    pub(crate) row: user::Model,
+    class: ClassId,
+}
+
+impl Build for User {
+    type Row = user::Model;
+    async fn build(ctx: &Context<'_>, rows: Vec<user::Model>) -> Result<Vec<Self>> {
+        let me = request(ctx)?.guard.principal().user;
+        rows.into_iter()
+            .map(|row| {
+                let relation = Relation::NONE.with(Relation::IS_PRINCIPAL, row.id == me);
+                let class = classify(ctx, Resource::plain("User").related(relation))?;
+                Ok(Self { row, class })
+            })
+            .collect()
+    }
+}
+
+/// Loads and builds the user with this id, if visible.
+pub(crate) async fn user(ctx: &Context<'_>, id: Option<i32>) -> Result<Option<User>> {
+    let Some(id) = id else { return Ok(None) };
+    build_one(ctx, load(ctx, UserById(id)).await?).await
+}
+
+#[Object]
+impl User {
+    /// The user's id.
+    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || ID::from(self.row.id))
+    }
+    /// Their email address (lower case).
+    async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.row.email.as_str())
+    }
+    /// Their display name.
+    async fn display_name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.row.display_name.as_str())
+    }
+    /// Whether they may sign in.
+    async fn status(&self, ctx: &Context<'_>) -> Result<Option<UserStatus>> {
+        read(ctx, self.class, || self.row.status)
+    }
+}
+
+/// A user's place in the team: roles, products, flags.
+#[derive(Clone)]
+pub struct Membership {
+    pub(crate) row: membership::Model,
+    class: ClassId,
+}
+
+impl Build for Membership {
+    type Row = membership::Model;
+    async fn build(ctx: &Context<'_>, rows: Vec<membership::Model>) -> Result<Vec<Self>> {
+        let me = request(ctx)?.guard.principal().user;
+        rows.into_iter()
+            .map(|row| {
+                let relation = Relation::NONE.with(Relation::IS_PRINCIPAL, row.user_id == me);
+                let class = classify(ctx, Resource::plain("Membership").related(relation))?;
+                Ok(Self { row, class })
+            })
+            .collect()
+    }
+}
+
+#[Object]
+impl Membership {
+    /// The membership's id.
+    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || ID::from(self.row.id))
+    }
+    /// The member.
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        permit(ctx, self.class)?;
+        user(ctx, Some(self.row.user_id)).await
+    }
+    /// Their portal role.
+    async fn portal_role(&self, ctx: &Context<'_>) -> Result<Option<PortalRole>> {
+        read(ctx, self.class, || self.row.portal_role)
+    }
+    /// The products enabled for them. OWNER and ADMIN have every product.
+    async fn products(&self, ctx: &Context<'_>) -> Result<Option<Vec<Product>>> {
+        permit(ctx, self.class)?;
+        if matches!(self.row.portal_role, PortalRole::Owner | PortalRole::Admin) {
+            use sea_orm::Iterable;
+            return Ok(Some(Product::iter().collect()));
+        }
+        Ok(Some(load(ctx, ProductsOfMembership(self.row.id)).await?.unwrap_or_default()))
+    }
+    /// Their Orchestrator role.
+    async fn orchestrator_role(&self, ctx: &Context<'_>) -> Result<Option<OrchestratorRole>> {
+        Ok(read(ctx, self.class, || self.row.orchestrator_role)?.flatten())
+    }
+    /// Their Process Hub role.
+    async fn process_hub_role(&self, ctx: &Context<'_>) -> Result<Option<ProcessHubRole>> {
+        Ok(read(ctx, self.class, || self.row.process_hub_role)?.flatten())
+    }
+    /// Whether they may read the audit log of their security groups.
+    async fn audit_log_access(&self, ctx: &Context<'_>) -> Result<Option<bool>> {
+        read(ctx, self.class, || self.row.audit_log_access)
+    }
+    /// The security groups they belong to (those you may see).
+    async fn security_groups(&self, ctx: &Context<'_>) -> Result<Option<Vec<SecurityGroup>>> {
+        permit(ctx, self.class)?;
+        let ids = load(ctx, GroupsOfUser(self.row.user_id)).await?.unwrap_or_default();
+        security_groups(ctx, ids).await.map(Some)
+    }
+    /// When they joined.
+    async fn joined_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        read(ctx, self.class, || self.row.joined_at)
+    }
+}
+
+/// An invitation to join the team.
+#[derive(Clone)]
+pub struct Invitation {
+    pub(crate) row: invitation::Model,
+    class: ClassId,
+}
+
+impl Build for Invitation {
+    type Row = invitation::Model;
+    async fn build(ctx: &Context<'_>, rows: Vec<invitation::Model>) -> Result<Vec<Self>> {
+        let class = classify(ctx, Resource::plain("Invitation"))?;
+        Ok(rows.into_iter().map(|row| Self { row, class }).collect())
+    }
+}
+
+#[Object]
+impl Invitation {
+    /// The invitation's id.
+    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || ID::from(self.row.id))
+    }
+    /// Who is invited.
+    async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.row.email.as_str())
+    }
+    /// The portal role they will have.
+    async fn portal_role(&self, ctx: &Context<'_>) -> Result<Option<PortalRole>> {
+        read(ctx, self.class, || self.row.portal_role)
+    }
+    /// The products they will have.
+    async fn products(&self, ctx: &Context<'_>) -> Result<Option<Vec<Product>>> {
+        read(ctx, self.class, || {
+            use sea_orm::{ActiveEnum, Iterable};
+            let listed: Vec<&str> = self.row.products.split(',').map(str::trim).collect();
+            Product::iter().filter(|p| listed.contains(&p.to_value().as_str())).collect()
+        })
+    }
+    /// Who sent it.
+    async fn invited_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        permit(ctx, self.class)?;
+        user(ctx, Some(self.row.invited_by)).await
+    }
+    /// Where it stands.
+    async fn status(&self, ctx: &Context<'_>) -> Result<Option<InvitationStatus>> {
+        read(ctx, self.class, || self.row.status)
+    }
+    /// When it was sent.
+    async fn created_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        read(ctx, self.class, || self.row.created_at)
+    }
+    /// When it lapses.
+    async fn expires_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        read(ctx, self.class, || self.row.expires_at)
+    }
+}
+
+/// A security group: users, and the objects they may reach through it.
+#[derive(Clone)]
+pub struct SecurityGroup {
+    pub(crate) row: security_group::Model,
+    class: ClassId,
+}
+
+impl Build for SecurityGroup {
+    type Row = security_group::Model;
+    async fn build(ctx: &Context<'_>, rows: Vec<security_group::Model>) -> Result<Vec<Self>> {
+        rows.into_iter()
+            .map(|row| {
+                let class = classify(ctx, Resource::grouped("SecurityGroup", [row.id]))?;
+                Ok(Self { row, class })
+            })
+            .collect()
+    }
+}
+
+/// Loads and builds the visible security groups among `ids`, in id order.
+pub(crate) async fn security_groups(ctx: &Context<'_>, mut ids: Vec<i32>) -> Result<Vec<SecurityGroup>> {
+    ids.sort_unstable();
+    ids.dedup();
+    let found = request(ctx)?
+        .loader
+        .load_many(ids.iter().copied().map(SecurityGroupById))
+        .await
+        .map_err(|e| e.to_graphql())?;
+    let rows = ids.into_iter().filter_map(|id| found.get(&SecurityGroupById(id)).cloned()).collect();
+    SecurityGroup::build(ctx, rows).await
+}
+
+#[Object]
+impl SecurityGroup {
+    /// The group's id.
+    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || ID::from(self.row.id))
+    }
+    /// Its name.
+    async fn name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.row.name.as_str())
+    }
+    /// What it is for.
+    async fn description(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.row.description.as_str())
+    }
+    /// Whether it grants anything (a disabled group grants nothing).
+    async fn enabled(&self, ctx: &Context<'_>) -> Result<Option<bool>> {
+        read(ctx, self.class, || self.row.enabled)
+    }
+    /// Its members.
+    async fn members(&self, ctx: &Context<'_>) -> Result<Option<Vec<User>>> {
+        permit(ctx, self.class)?;
+        let rows = load(ctx, MembersOfSecurityGroup(self.row.id)).await?.unwrap_or_default();
+        User::build(ctx, rows).await.map(Some)
+    }
+    /// Its orchestrator (at most one).
+    async fn orchestrator(&self, ctx: &Context<'_>) -> Result<Option<Orchestrator>> {
+        permit(ctx, self.class)?;
+        let Some(id) = self.row.orchestrator_id else { return Ok(None) };
+        build_one(ctx, load(ctx, OrchestratorById(id)).await?).await
+    }
+    /// Its workflows.
+    async fn workflows(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Workflow>>> {
+        permit(ctx, self.class)?;
+        let rows = load(ctx, WorkflowsOfSecurityGroup(self.row.id)).await?.unwrap_or_default();
+        nested::<Workflow>(ctx, rows, |r| r.id, first, after).await.map(Some)
+    }
+    /// Its bot runners.
+    async fn bot_runners(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<BotRunner>>> {
+        permit(ctx, self.class)?;
+        let rows = load(ctx, BotRunnersOfSecurityGroup(self.row.id)).await?.unwrap_or_default();
+        nested::<BotRunner>(ctx, rows, |r| r.id, first, after).await.map(Some)
+    }
+    /// Its Process Hub processes.
+    async fn processes(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Process>>> {
+        permit(ctx, self.class)?;
+        let rows = load(ctx, ProcessesOfSecurityGroup(self.row.id)).await?.unwrap_or_default();
+        nested::<Process>(ctx, rows, |r| r.id, first, after).await.map(Some)
+    }
+}
+
+/// One entry of the audit log.
+#[derive(Clone)]
+pub struct AuditEntry {
+    pub(crate) row: audit_entry::Model,
+    class: ClassId,
+}
+
+impl Build for AuditEntry {
+    type Row = audit_entry::Model;
+    async fn build(ctx: &Context<'_>, rows: Vec<audit_entry::Model>) -> Result<Vec<Self>> {
+        let groups = request(ctx)?
+            .loader
+            .load_many(rows.iter().map(|r| GroupsOfAuditEntry(r.id)))
+            .await
+            .map_err(|e| e.to_graphql())?;
+        rows.into_iter()
+            .map(|row| {
+                let ids = groups.get(&GroupsOfAuditEntry(row.id)).cloned().unwrap_or_default();
+                let class = classify(ctx, Resource::grouped("AuditEntry", ids))?;
+                Ok(Self { row, class })
+            })
+            .collect()
+    }
+}
+
+#[Object]
+impl AuditEntry {
+    /// The entry's id.
+    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || ID::from(self.row.id))
+    }
+    /// When it happened.
+    async fn at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        read(ctx, self.class, || self.row.at)
+    }
+    /// Who did it.
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        permit(ctx, self.class)?;
+        user(ctx, self.row.actor_id).await
+    }
+    /// What was done, e.g. `member.role_changed`.
+    async fn action(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.row.action.as_str())
+    }
+    /// What it was done to.
+    async fn target(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.row.target.as_str())
+    }
+    /// Details.
+    async fn details(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.row.details.as_str())
+    }
+    /// The security groups of the target (those you may see).
+    async fn security_groups(&self, ctx: &Context<'_>) -> Result<Option<Vec<SecurityGroup>>> {
+        permit(ctx, self.class)?;
+        let ids = load(ctx, GroupsOfAuditEntry(self.row.id)).await?.unwrap_or_default();
+        security_groups(ctx, ids).await.map(Some)
+    }
+}
+
+/// The policy version in force for this request.
+pub struct PolicyInfo {
+    pub(crate) class: ClassId,
+    pub(crate) info: Info,
+}
+
+#[Object]
+impl PolicyInfo {
+    /// The name the policy gives itself.
+    async fn name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.info.name.as_str())
+    }
+    /// The content hash of the module (`sha256:…`).
+    async fn hash(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.info.hash.as_str())
+    }
+    /// When this version was loaded.
+    async fn loaded_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        read(ctx, self.class, || self.info.loaded_at)
+    }
+    /// Where it was loaded from: `builtin` or a file path.
+    async fn source(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.info.source.as_str())
+    }
+}

@@ -1,0 +1,123 @@
+//! Authentication: bearer JWTs, and which team a request acts in.
+//!
+//! Tokens are HS256 with a shared secret by default, or RS256 verified with a public key.
+//! The subject is the user's id; an optional `team` claim, overridden by the
+//! `X-Fieldguard-Team` header, chooses the acting team.
+
+use std::path::Path;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// The header that chooses the acting team.
+pub const TEAM_HEADER: &str = "x-fieldguard-team";
+
+/// What a token says.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// The user's id.
+    pub sub: String,
+    /// Expiry, seconds since the epoch.
+    pub exp: u64,
+    /// Issued at, seconds since the epoch.
+    #[serde(default)]
+    pub iat: u64,
+    /// The team to act in when the request names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<i32>,
+}
+
+/// Who a valid token names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The user's id.
+    pub user: i32,
+    /// The team the token asks to act in.
+    pub team: Option<i32>,
+}
+
+/// Verifies tokens (and, with a shared secret, mints them).
+pub struct Authenticator {
+    decoding: DecodingKey,
+    encoding: Option<EncodingKey>,
+    validation: Validation,
+}
+
+impl Authenticator {
+    /// HS256 with a shared secret.
+    pub fn hs256(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        Self {
+            decoding: DecodingKey::from_secret(secret),
+            encoding: Some(EncodingKey::from_secret(secret)),
+            validation,
+        }
+    }
+
+    /// RS256, verified with a PEM public key. Such an authenticator cannot mint tokens.
+    pub fn rs256(public_key_pem: &[u8]) -> Result<Self, Error> {
+        let decoding = DecodingKey::from_rsa_pem(public_key_pem)
+            .map_err(|e| Error::Config(format!("the RS256 public key is not a PEM RSA key: {e}")))?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.leeway = 5;
+        Ok(Self { decoding, encoding: None, validation })
+    }
+
+    /// Checks a bearer token and says whom it names.
+    pub fn verify(&self, token: &str) -> Result<Identity, Error> {
+        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            Error::Unauthenticated(match e.kind() {
+                ErrorKind::ExpiredSignature => "the token has expired".into(),
+                ErrorKind::InvalidSignature => "the token's signature is not valid".into(),
+                _ => format!("the token is malformed: {e}"),
+            })
+        })?;
+        let user = data
+            .claims
+            .sub
+            .parse::<i32>()
+            .map_err(|_| Error::Unauthenticated("the token's subject is not a user id".into()))?;
+        Ok(Identity { user, team: data.claims.team })
+    }
+
+    /// Mints a token for `user`, valid for `ttl_seconds`.
+    pub fn mint(&self, user: i32, team: Option<i32>, ttl_seconds: u64) -> Result<String, Error> {
+        let encoding = self
+            .encoding
+            .as_ref()
+            .ok_or_else(|| Error::Config("tokens can be minted only with a shared secret (HS256)".into()))?;
+        let now = chrono::Utc::now().timestamp().max(0) as u64;
+        let claims = Claims { sub: user.to_string(), exp: now + ttl_seconds, iat: now, team };
+        encode(&Header::new(Algorithm::HS256), &claims, encoding)
+            .map_err(|e| Error::Config(format!("cannot sign a token: {e}")))
+    }
+}
+
+/// The signing secret kept in the data directory, created on first use.
+pub fn stored_secret(data_dir: &Path) -> Result<(Vec<u8>, bool), Error> {
+    let path = data_dir.join("jwt-secret");
+    let io = |what: &str| {
+        let what = format!("{what} {}", path.display());
+        move |source| Error::Io { what, source }
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(secret) if !secret.trim().is_empty() => return Ok((secret.trim().as_bytes().to_vec(), false)),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io("reading")(e)),
+    }
+    let bytes: [u8; 32] = rand::random();
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::create_dir_all(data_dir).map_err(io("creating the directory of"))?;
+    std::fs::write(&path, &secret).map_err(io("writing"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io("protecting"))?;
+    }
+    Ok((secret.into_bytes(), true))
+}

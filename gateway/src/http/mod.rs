@@ -1,0 +1,139 @@
+//! Where requests enter: the HTTP routes.
+//!
+//! * `POST /graphql`: the API. Every request is authenticated first (401 otherwise), then runs
+//!   under the policy version in force when it started.
+//! * `GET /graphql`: GraphiQL, served from assets embedded in the binary.
+//! * `GET /healthz`: liveness, with the policy in force.
+
+pub mod auth;
+pub mod graphiql;
+
+use std::sync::Arc;
+
+use async_graphql::ServerError;
+use async_graphql_axum::{GraphQLRejection, GraphQLRequest, GraphQLResponse};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+
+use crate::authz::{ActivePolicy, Guard};
+use crate::error::Error;
+use crate::graphql::{ApiSchema, FieldErrors, RequestData};
+use auth::{Authenticator, TEAM_HEADER};
+
+/// What every request shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: DatabaseConnection,
+    /// The policy in force.
+    pub policy: Arc<ActivePolicy>,
+    /// The GraphQL schema, built once.
+    pub schema: ApiSchema,
+    /// Token verification.
+    pub auth: Arc<Authenticator>,
+}
+
+/// The routes of the gateway.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphiql::page).post(graphql))
+        .route("/graphiql/{asset}", get(graphiql::asset))
+        .route("/healthz", get(healthz))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let policy = state.policy.current();
+    Json(json!({ "status": "ok", "policy": { "name": policy.info.name, "hash": policy.info.hash } }))
+}
+
+/// An error response shaped like a GraphQL response.
+fn error_response(status: StatusCode, error: &Error) -> Response {
+    let message = if error.code() == "INTERNAL" {
+        tracing::error!(%error, "request refused");
+        "internal error; the server log has the details".to_owned()
+    } else {
+        error.to_string()
+    };
+    let body = json!({ "data": null, "errors": [{ "message": message, "extensions": { "code": error.code() } }] });
+    let mut response = (status, Json(body)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Result<GraphQLRequest, GraphQLRejection>,
+) -> Response {
+    let request = match request {
+        Ok(request) => request,
+        Err(rejection) => {
+            let error = Error::InvalidInput(format!("the request is not a GraphQL request: {}", rejection.0));
+            return error_response(StatusCode::BAD_REQUEST, &error);
+        }
+    };
+    let guard = match authenticate(&state, &headers).await {
+        Ok(guard) => guard,
+        Err(error @ Error::Unauthenticated(_)) => return error_response(StatusCode::UNAUTHORIZED, &error),
+        Err(error) => return error_response(StatusCode::SERVICE_UNAVAILABLE, &error),
+    };
+    let field_errors = FieldErrors::default();
+    let request = request
+        .into_inner()
+        .data(RequestData::new(state.db.clone(), Arc::new(guard)))
+        .data(field_errors.clone());
+    let mut response = state.schema.execute(request).await;
+    response.errors.extend(field_errors.take());
+    // Every error carries a code; one without is a bug somewhere below, and says so.
+    for error in &mut response.errors {
+        ensure_code(error);
+    }
+    // No data at all means the document was never executed: it did not parse or validate.
+    let status = if response.data == async_graphql::Value::Null && !response.errors.is_empty() {
+        for error in &mut response.errors {
+            error.extensions.get_or_insert_with(Default::default).set("code", "INVALID_INPUT");
+        }
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    (status, GraphQLResponse::from(response)).into_response()
+}
+
+fn ensure_code(error: &mut ServerError) {
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    if extensions.get("code").is_none() {
+        extensions.set("code", "INTERNAL");
+    }
+}
+
+/// Checks the bearer token and works out the principal.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Guard, Error> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| Error::Unauthenticated("send `Authorization: Bearer <token>`".into()))?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .ok_or_else(|| Error::Unauthenticated("the Authorization header is not `Bearer <token>`".into()))?;
+    let identity = state.auth.verify(token)?;
+    let team = match headers.get(TEAM_HEADER) {
+        None => identity.team,
+        Some(value) => Some(value.to_str().ok().and_then(|v| v.trim().parse::<i32>().ok()).ok_or_else(|| {
+            Error::Unauthenticated(format!("the {TEAM_HEADER} header is not a team id"))
+        })?),
+    };
+    let principal = crate::store::read::principal(&state.db, identity.user, team).await?;
+    Ok(Guard::new(principal, state.policy.current()))
+}

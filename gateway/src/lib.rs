@@ -1,0 +1,59 @@
+//! # Fieldguard
+//!
+//! The GraphQL API of a team and access-management platform for an RPA suite. Every field of
+//! every object is decided by a policy compiled to WebAssembly, which can be replaced while the
+//! server runs.
+//!
+//! ## Layout: follow a request
+//!
+//! * [`http`]: where requests enter: routes, authentication, GraphiQL.
+//! * [`graphql`]: the schema and its resolvers; each field asks the policy first.
+//! * [`authz`]: where access is decided: the policy contract, the WebAssembly host, the
+//!   per-request guard, hot swapping.
+//! * [`store`]: where data is stored and read: entities, migrations, visibility as SQL,
+//!   batched loaders.
+//! * [`demo`]: the demo data.
+//! * [`config`]: flags and environment variables.
+//! * [`error`]: the one error type, and its codes at the GraphQL edge.
+
+pub mod authz;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+
+pub use error::Error;
+pub use http::{AppState, app};
+
+use authz::{ActivePolicy, LoadedPolicy};
+use http::auth::Authenticator;
+
+impl AppState {
+    /// The state of a gateway over `db`, enforcing `policy`, verifying tokens with `auth`.
+    pub fn new(db: DatabaseConnection, policy: LoadedPolicy, auth: Authenticator) -> Self {
+        Self {
+            db,
+            policy: Arc::new(ActivePolicy::new(policy)),
+            schema: graphql::schema(),
+            auth: Arc::new(auth),
+        }
+    }
+}
+
+/// Serves the gateway on `listener` until `shutdown` completes, then finishes the requests in
+/// flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,143 @@
+//! The `fieldguard` binary: parses flags, then hands over to the library.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use tokio::net::TcpListener;
+
+use fieldguard::authz::LoadedPolicy;
+use fieldguard::authz::watch::PolicyWatcher;
+use fieldguard::config::{Cli, Command, ServeArgs, StoreArgs, TokenArgs};
+use fieldguard::http::auth::Authenticator;
+use fieldguard::store::entity::{membership, team, user};
+use fieldguard::{AppState, demo, graphql, store};
+
+/// How long demo tokens printed at start are valid.
+const DEMO_TOKEN_HOURS: u64 = 24 * 7;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "fieldguard=info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Seed(args) => seed(args).await,
+        Command::Token(args) => token(args).await,
+        Command::Schema => {
+            print!("{}", graphql::sdl());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.store.resolve()?;
+    let (auth, generated) = args.store.authenticator()?;
+    if generated {
+        tracing::warn!(
+            path = %config.data_dir.join("jwt-secret").display(),
+            "no JWT secret configured: generated one and stored it in the data directory"
+        );
+    }
+    let policy = match &args.policy {
+        Some(path) => LoadedPolicy::from_file(path)?,
+        None => LoadedPolicy::builtin()?,
+    };
+    tracing::info!(name = %policy.info.name, hash = %policy.info.hash, source = %policy.info.source, "policy loaded");
+    let db = store::open(&config.database_url).await?;
+    if args.demo {
+        let users = demo::seed(&db).await?;
+        print_tokens(&auth, &users, args.listen)?;
+    }
+    let state = AppState::new(db, policy, auth);
+    let _watcher = match &args.policy {
+        Some(path) => Some(PolicyWatcher::start(path, state.policy.clone())?),
+        None => None,
+    };
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!("serving on http://{}/graphql", listener.local_addr()?);
+    fieldguard::serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+}
+
+async fn seed(args: StoreArgs) -> anyhow::Result<()> {
+    let config = args.resolve()?;
+    let (auth, _) = args.authenticator()?;
+    let db = store::open(&config.database_url).await?;
+    let users = demo::seed(&db).await?;
+    print_tokens(&auth, &users, "127.0.0.1:8080".parse()?)
+}
+
+fn print_tokens(auth: &Authenticator, users: &[demo::DemoUser], listen: std::net::SocketAddr) -> anyhow::Result<()> {
+    println!("Demo users (tokens valid {} days; paste one into GraphiQL's Headers as", DEMO_TOKEN_HOURS / 24);
+    println!("  {{\"Authorization\": \"Bearer <token>\"}}  at http://{listen}/graphql):\n");
+    for user in users {
+        let token = auth.mint(user.id, Some(user.team), DEMO_TOKEN_HOURS * 3600)?;
+        println!("{:<28} {}\n  {token}\n", user.email, user.description);
+    }
+    Ok(())
+}
+
+async fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let config = args.store.resolve()?;
+    let (auth, _) = args.store.authenticator()?;
+    let db = store::open(&config.database_url).await?;
+    let user = match args.user.parse::<i32>() {
+        Ok(id) => user::Entity::find_by_id(id).one(&db).await?,
+        Err(_) => user::Entity::find().filter(user::Column::Email.eq(args.user.to_lowercase())).one(&db).await?,
+    }
+    .with_context(|| format!("no user {}", args.user))?;
+    let team = match &args.team {
+        None => None,
+        Some(team) => Some(match team.parse::<i32>() {
+            Ok(id) => id,
+            Err(_) => team::Entity::find()
+                .filter(team::Column::Name.eq(team.as_str()))
+                .one(&db)
+                .await?
+                .with_context(|| format!("no team named {team}"))?
+                .id,
+        }),
+    };
+    if let Some(team) = team {
+        membership::Entity::find()
+            .filter(membership::Column::UserId.eq(user.id))
+            .filter(membership::Column::TeamId.eq(team))
+            .one(&db)
+            .await?
+            .with_context(|| format!("{} is not a member of team {team}", user.email))?;
+    }
+    println!("{}", auth.mint(user.id, team, args.hours * 3600)?);
+    Ok(())
+}

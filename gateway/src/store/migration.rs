@@ -1,0 +1,260 @@
+//! The database schema, as SeaORM migrations.
+//!
+//! The DDL is written out in SQL that SQLite and PostgreSQL both accept, with two words
+//! substituted per backend (the auto-increment key and the timestamp type), so the whole
+//! schema reads in one place. The invariants of domain §2–§3 that a constraint can hold are
+//! held here:
+//!
+//! * one owner per team: a partial unique index on `memberships`;
+//! * an email is one user: stored lower-case, unique;
+//! * a security group has at most one orchestrator, a workflow at most one security group:
+//!   both are single columns;
+//! * a bot runner assigned to a workflow under a security group is in that group: the link
+//!   row carries the group, and composite foreign keys tie it to both the workflow's group and
+//!   the runner's membership of it (the service layer always copies the workflow's group).
+
+use sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm_migration::prelude::*;
+
+/// Every migration, in order.
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(InitialSchema)]
+    }
+}
+
+struct InitialSchema;
+
+impl MigrationName for InitialSchema {
+    fn name(&self) -> &str {
+        "m0001_initial_schema"
+    }
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE teams (
+    id {ID},
+    name TEXT NOT NULL,
+    advanced_access_management BOOLEAN NOT NULL DEFAULT FALSE,
+    billing_plan TEXT NOT NULL,
+    created_at {TS} NOT NULL
+);
+CREATE TABLE users (
+    id {ID},
+    email TEXT NOT NULL UNIQUE CHECK (email = LOWER(email)),
+    display_name TEXT NOT NULL,
+    status VARCHAR(32) NOT NULL CHECK (status IN ('ACTIVE', 'LOCKED')),
+    created_at {TS} NOT NULL
+);
+CREATE TABLE memberships (
+    id {ID},
+    team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    portal_role VARCHAR(32) NOT NULL
+        CHECK (portal_role IN ('OWNER', 'ADMIN', 'SECURITY_ADMIN', 'MEMBER', 'BILLING_CONTACT')),
+    orchestrator_role VARCHAR(32) CHECK (orchestrator_role IN ('ADMIN', 'DEVELOPER', 'OPERATOR', 'ANALYST')),
+    process_hub_role VARCHAR(32) CHECK (process_hub_role IN ('ADMINISTRATOR', 'PROCESS_MANAGER', 'USER')),
+    audit_log_access BOOLEAN NOT NULL DEFAULT FALSE,
+    joined_at {TS} NOT NULL,
+    UNIQUE (team_id, user_id)
+);
+CREATE UNIQUE INDEX one_owner_per_team ON memberships (team_id) WHERE portal_role = 'OWNER';
+CREATE INDEX memberships_by_user ON memberships (user_id);
+CREATE TABLE membership_products (
+    membership_id INTEGER NOT NULL REFERENCES memberships(id) ON DELETE CASCADE,
+    product VARCHAR(32) NOT NULL
+        CHECK (product IN ('STUDIO_PRO', 'BOT_RUNNER', 'ORCHESTRATOR', 'PROCESS_HUB', 'INTEGRABOTS')),
+    PRIMARY KEY (membership_id, product)
+);
+CREATE TABLE invitations (
+    id {ID},
+    team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+    email TEXT NOT NULL CHECK (email = LOWER(email)),
+    portal_role VARCHAR(32) NOT NULL CHECK (portal_role IN ('ADMIN', 'SECURITY_ADMIN', 'MEMBER', 'BILLING_CONTACT')),
+    products TEXT NOT NULL,
+    invited_by INTEGER NOT NULL REFERENCES users(id),
+    status VARCHAR(32) NOT NULL CHECK (status IN ('PENDING', 'ACCEPTED', 'REVOKED')),
+    created_at {TS} NOT NULL,
+    expires_at {TS} NOT NULL
+);
+CREATE UNIQUE INDEX one_pending_invitation ON invitations (team_id, email) WHERE status = 'PENDING';
+CREATE TABLE orchestrators (
+    id {ID},
+    team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    api_integration_enabled BOOLEAN NOT NULL DEFAULT FALSE,
+    zapier_enabled BOOLEAN NOT NULL DEFAULT FALSE,
+    multitenancy_enabled BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE TABLE security_groups (
+    id {ID},
+    team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    enabled BOOLEAN NOT NULL DEFAULT TRUE,
+    orchestrator_id INTEGER REFERENCES orchestrators(id) ON DELETE SET NULL,
+    UNIQUE (team_id, name)
+);
+CREATE TABLE security_group_members (
+    security_group_id INTEGER NOT NULL REFERENCES security_groups(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    PRIMARY KEY (security_group_id, user_id)
+);
+CREATE INDEX security_group_members_by_user ON security_group_members (user_id);
+CREATE TABLE workflows (
+    id {ID},
+    team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+    orchestrator_id INTEGER NOT NULL REFERENCES orchestrators(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    current_version INTEGER NOT NULL DEFAULT 1,
+    schedule TEXT,
+    webhook_enabled BOOLEAN NOT NULL DEFAULT FALSE,
+    logging_enabled BOOLEAN NOT NULL DEFAULT FALSE,
+    security_group_id INTEGER REFERENCES security_groups(id) ON DELETE SET NULL,
+    UNIQUE (id, security_group_id)
+);
+CREATE INDEX workflows_by_orchestrator ON workflows (orchestrator_id);
+CREATE INDEX workflows_by_security_group ON workflows (security_group_id);
+CREATE TABLE workflow_versions (
+    id {ID},
+    workflow_id INTEGER NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    comment TEXT NOT NULL DEFAULT '',
+    published_at {TS} NOT NULL,
+    published_by INTEGER NOT NULL REFERENCES users(id),
+    UNIQUE (workflow_id, number)
+);
+CREATE TABLE output_variables (
+    id {ID},
+    workflow_id INTEGER NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL
+);
+CREATE INDEX output_variables_by_workflow ON output_variables (workflow_id);
+CREATE TABLE execution_logs (
+    id {ID},
+    workflow_id INTEGER NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
+    at {TS} NOT NULL,
+    level VARCHAR(32) NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX execution_logs_by_workflow ON execution_logs (workflow_id);
+CREATE TABLE queue_items (
+    id {ID},
+    workflow_id INTEGER NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
+    enqueued_at {TS} NOT NULL,
+    status VARCHAR(32) NOT NULL
+);
+CREATE INDEX queue_items_by_workflow ON queue_items (workflow_id);
+CREATE TABLE bot_runners (
+    id {ID},
+    team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+    machine_name TEXT NOT NULL,
+    approval_state VARCHAR(32) NOT NULL CHECK (approval_state IN ('PENDING', 'APPROVED', 'REJECTED')),
+    rdp_secret TEXT,
+    last_seen_at {TS}
+);
+CREATE TABLE bot_runner_security_groups (
+    bot_runner_id INTEGER NOT NULL REFERENCES bot_runners(id) ON DELETE CASCADE,
+    security_group_id INTEGER NOT NULL REFERENCES security_groups(id) ON DELETE CASCADE,
+    PRIMARY KEY (bot_runner_id, security_group_id)
+);
+CREATE INDEX bot_runner_security_groups_by_group ON bot_runner_security_groups (security_group_id);
+CREATE TABLE workflow_bot_runners (
+    workflow_id INTEGER NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
+    bot_runner_id INTEGER NOT NULL REFERENCES bot_runners(id) ON DELETE CASCADE,
+    security_group_id INTEGER,
+    PRIMARY KEY (workflow_id, bot_runner_id),
+    FOREIGN KEY (workflow_id, security_group_id) REFERENCES workflows(id, security_group_id),
+    FOREIGN KEY (bot_runner_id, security_group_id)
+        REFERENCES bot_runner_security_groups(bot_runner_id, security_group_id)
+);
+CREATE TABLE registration_tokens (
+    id {ID},
+    bot_runner_id INTEGER NOT NULL REFERENCES bot_runners(id) ON DELETE CASCADE,
+    token_hash TEXT NOT NULL,
+    created_at {TS} NOT NULL,
+    expires_at {TS} NOT NULL,
+    used BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX registration_tokens_by_runner ON registration_tokens (bot_runner_id);
+CREATE TABLE processes (
+    id {ID},
+    team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    created_by INTEGER NOT NULL REFERENCES users(id),
+    created_at {TS} NOT NULL
+);
+CREATE TABLE process_launchers (
+    process_id INTEGER NOT NULL REFERENCES processes(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    PRIMARY KEY (process_id, user_id)
+);
+CREATE INDEX process_launchers_by_user ON process_launchers (user_id);
+CREATE TABLE process_security_groups (
+    process_id INTEGER NOT NULL REFERENCES processes(id) ON DELETE CASCADE,
+    security_group_id INTEGER NOT NULL REFERENCES security_groups(id) ON DELETE CASCADE,
+    PRIMARY KEY (process_id, security_group_id)
+);
+CREATE INDEX process_security_groups_by_group ON process_security_groups (security_group_id);
+CREATE TABLE jobs (
+    id {ID},
+    team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+    process_id INTEGER NOT NULL REFERENCES processes(id) ON DELETE CASCADE,
+    launched_by INTEGER NOT NULL REFERENCES users(id),
+    state VARCHAR(32) NOT NULL,
+    started_at {TS} NOT NULL,
+    finished_at {TS}
+);
+CREATE INDEX jobs_by_process ON jobs (process_id);
+CREATE TABLE forms (
+    id {ID},
+    team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    field_names TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE tasks (
+    id {ID},
+    team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    title TEXT NOT NULL,
+    assignee_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    state VARCHAR(32) NOT NULL,
+    form_id INTEGER REFERENCES forms(id) ON DELETE SET NULL
+);
+CREATE INDEX tasks_by_job ON tasks (job_id);
+CREATE TABLE audit_entries (
+    id {ID},
+    team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+    at {TS} NOT NULL,
+    actor_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    details TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_entries_by_team ON audit_entries (team_id, at);
+CREATE TABLE audit_entry_security_groups (
+    audit_entry_id INTEGER NOT NULL REFERENCES audit_entries(id) ON DELETE CASCADE,
+    security_group_id INTEGER NOT NULL REFERENCES security_groups(id) ON DELETE CASCADE,
+    PRIMARY KEY (audit_entry_id, security_group_id)
+)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for InitialSchema {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        let (id, timestamp) = match db.get_database_backend() {
+            DbBackend::Postgres => ("INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", "TIMESTAMPTZ"),
+            _ => ("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT"),
+        };
+        let sql = SCHEMA.replace("{ID}", id).replace("{TS}", timestamp);
+        for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            db.execute_unprepared(statement).await?;
+        }
+        Ok(())
+    }
+}
