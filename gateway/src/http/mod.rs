@@ -11,7 +11,8 @@ pub mod graphiql;
 use std::sync::Arc;
 
 use async_graphql::ServerError;
-use async_graphql_axum::{GraphQLRejection, GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::rejection::GraphQLRejection;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
