@@ -18,7 +18,10 @@ fn main() {
     let workspace = manifest_dir.parent().unwrap_or(&manifest_dir).to_path_buf();
     let policy_dir = workspace.join("policy-wasm");
     for watched in ["src", "wit", "Cargo.toml"] {
-        println!("cargo::rerun-if-changed={}", policy_dir.join(watched).display());
+        println!(
+            "cargo::rerun-if-changed={}",
+            policy_dir.join(watched).display()
+        );
     }
 
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default());
@@ -35,7 +38,15 @@ fn main() {
     let mut command = Command::new(cargo);
     command
         .current_dir(&workspace)
-        .args(["build", "--package", "fieldguard-policy", "--target", TARGET, "--profile", "policy"])
+        .args([
+            "build",
+            "--package",
+            "fieldguard-policy",
+            "--target",
+            TARGET,
+            "--profile",
+            "policy",
+        ])
         .arg("--target-dir")
         .arg(&target_dir);
     // What the outer build sets for itself must not leak into the policy's build.
@@ -53,14 +64,25 @@ fn main() {
     match status {
         Ok(status) if status.success() => {}
         Ok(status) => fail(&format!("building the default policy failed ({status})")),
-        Err(error) => fail(&format!("could not run cargo to build the default policy: {error}")),
+        Err(error) => fail(&format!(
+            "could not run cargo to build the default policy: {error}"
+        )),
     }
 
-    let module = target_dir.join(TARGET).join("policy").join("fieldguard_policy.wasm");
+    let module = target_dir
+        .join(TARGET)
+        .join("policy")
+        .join("fieldguard_policy.wasm");
     if !module.is_file() {
-        fail(&format!("the policy build produced no module at {}", module.display()));
+        fail(&format!(
+            "the policy build produced no module at {}",
+            module.display()
+        ));
     }
-    println!("cargo::rustc-env=FIELDGUARD_BUILTIN_POLICY={}", module.display());
+    println!(
+        "cargo::rustc-env=FIELDGUARD_BUILTIN_POLICY={}",
+        module.display()
+    );
 
     graphiql_assets(&manifest_dir.join("graphiql"), &out_dir);
 }
@@ -78,7 +100,10 @@ const GRAPHIQL_ASSETS: [(&str, &str); 4] = [
 /// still builds; its GraphiQL page then says how to get the assets.
 fn graphiql_assets(package_dir: &Path, out_dir: &Path) {
     for file in ["package.json", "package-lock.json"] {
-        println!("cargo::rerun-if-changed={}", package_dir.join(file).display());
+        println!(
+            "cargo::rerun-if-changed={}",
+            package_dir.join(file).display()
+        );
     }
     let install_dir = out_dir.join("graphiql-npm");
     let assets_dir = out_dir.join("graphiql");
@@ -89,18 +114,33 @@ fn graphiql_assets(package_dir: &Path, out_dir: &Path) {
     }
     let installed = Command::new("npm")
         .current_dir(&install_dir)
-        .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"])
+        .args([
+            "ci",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ])
         .status()
         .is_ok_and(|status| status.success());
     if !installed {
-        println!("cargo::warning=npm could not install the GraphiQL assets; GET /graphql will explain how to get them");
+        println!(
+            "cargo::warning=npm could not install the GraphiQL assets; GET /graphql will explain how to get them"
+        );
     }
     for (source, name) in GRAPHIQL_ASSETS {
         let from = install_dir.join("node_modules").join(source);
         let to = assets_dir.join(name);
         if !(installed && std::fs::copy(&from, &to).is_ok()) {
             let placeholder = "window.FIELDGUARD_GRAPHIQL_MISSING = true;";
-            let _ = std::fs::write(&to, if name.ends_with(".css") { "" } else { placeholder });
+            let _ = std::fs::write(
+                &to,
+                if name.ends_with(".css") {
+                    ""
+                } else {
+                    placeholder
+                },
+            );
         }
     }
 }
@@ -121,9 +161,13 @@ fn ensure_wasm_target() {
         return;
     }
     println!("cargo::warning=installing the {TARGET} target with rustup");
-    let added = Command::new("rustup").args(["target", "add", TARGET]).status();
+    let added = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status();
     if !added.is_ok_and(|status| status.success()) {
-        fail(&format!("the {TARGET} target is missing; run `rustup target add {TARGET}`"));
+        fail(&format!(
+            "the {TARGET} target is missing; run `rustup target add {TARGET}`"
+        ));
     }
 }
 

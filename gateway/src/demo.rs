@@ -51,8 +51,16 @@ async fn existing_users(db: &DatabaseConnection) -> Result<Vec<DemoUser>, Error>
     Ok(users
         .into_iter()
         .filter_map(|u| {
-            let m = memberships.iter().filter(|m| m.user_id == u.id).min_by_key(|m| m.id)?;
-            Some(DemoUser { id: u.id, email: u.email, team: m.team_id, description: describe(m) })
+            let m = memberships
+                .iter()
+                .filter(|m| m.user_id == u.id)
+                .min_by_key(|m| m.id)?;
+            Some(DemoUser {
+                id: u.id,
+                email: u.email,
+                team: m.team_id,
+                description: describe(m),
+            })
         })
         .collect())
 }
@@ -94,7 +102,14 @@ pub struct Member<'a> {
 impl Member<'static> {
     /// A member with a portal role only.
     pub fn portal(role: PortalRole) -> Self {
-        Self { role, products: &[], orchestrator: None, hub: None, groups: &[], audit: false }
+        Self {
+            role,
+            products: &[],
+            orchestrator: None,
+            hub: None,
+            groups: &[],
+            audit: false,
+        }
     }
 }
 
@@ -137,14 +152,20 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
         };
         let id = row.insert(self.db).await?.id;
         for product in m.products {
-            membership_product::ActiveModel { membership_id: Set(id), product: Set(*product) }
-                .insert(self.db)
-                .await?;
+            membership_product::ActiveModel {
+                membership_id: Set(id),
+                product: Set(*product),
+            }
+            .insert(self.db)
+            .await?;
         }
         for group in m.groups {
-            security_group_member::ActiveModel { security_group_id: Set(*group), user_id: Set(user) }
-                .insert(self.db)
-                .await?;
+            security_group_member::ActiveModel {
+                security_group_id: Set(*group),
+                user_id: Set(user),
+            }
+            .insert(self.db)
+            .await?;
         }
         Ok(id)
     }
@@ -163,7 +184,13 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
     }
 
     /// A security group, optionally attached to an orchestrator.
-    pub async fn group(&self, team: i32, name: &str, description: &str, orchestrator: Option<i32>) -> Result<i32, Error> {
+    pub async fn group(
+        &self,
+        team: i32,
+        name: &str,
+        description: &str,
+        orchestrator: Option<i32>,
+    ) -> Result<i32, Error> {
         let row = security_group::ActiveModel {
             team_id: Set(team),
             name: Set(name.into()),
@@ -205,7 +232,11 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
             workflow_version::ActiveModel {
                 workflow_id: Set(id),
                 number: Set(number),
-                comment: Set(if number == 1 { "First release".into() } else { format!("Fixes after run {number}") }),
+                comment: Set(if number == 1 {
+                    "First release".into()
+                } else {
+                    format!("Fixes after run {number}")
+                }),
                 published_at: Set(now - Duration::days(i64::from(10 * (versions - number + 1)))),
                 published_by: Set(author),
                 ..Default::default()
@@ -215,14 +246,21 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
             execution_log::ActiveModel {
                 workflow_id: Set(id),
                 at: Set(now - Duration::hours(i64::from(number))),
-                level: Set(if number % 3 == 0 { LogLevel::Warning } else { LogLevel::Info }),
+                level: Set(if number % 3 == 0 {
+                    LogLevel::Warning
+                } else {
+                    LogLevel::Info
+                }),
                 message: Set(format!("{name}: run with version {number} finished")),
                 ..Default::default()
             }
             .insert(self.db)
             .await?;
         }
-        for (key, value) in [("processedItems", "128"), ("apiToken", "sk-demo-not-a-real-token")] {
+        for (key, value) in [
+            ("processedItems", "128"),
+            ("apiToken", "sk-demo-not-a-real-token"),
+        ] {
             output_variable::ActiveModel {
                 workflow_id: Set(id),
                 name: Set(key.into()),
@@ -255,9 +293,12 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
         };
         let id = row.insert(self.db).await?.id;
         for group in groups {
-            bot_runner_security_group::ActiveModel { bot_runner_id: Set(id), security_group_id: Set(*group) }
-                .insert(self.db)
-                .await?;
+            bot_runner_security_group::ActiveModel {
+                bot_runner_id: Set(id),
+                security_group_id: Set(*group),
+            }
+            .insert(self.db)
+            .await?;
         }
         registration_token::ActiveModel {
             bot_runner_id: Set(id),
@@ -273,7 +314,12 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
     }
 
     /// Assigns a runner to a workflow under the workflow's security group.
-    pub async fn assign(&self, workflow: i32, runner: i32, group: Option<i32>) -> Result<(), Error> {
+    pub async fn assign(
+        &self,
+        workflow: i32,
+        runner: i32,
+        group: Option<i32>,
+    ) -> Result<(), Error> {
         workflow_bot_runner::ActiveModel {
             workflow_id: Set(workflow),
             bot_runner_id: Set(runner),
@@ -285,7 +331,14 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
     }
 
     /// A process with its launchers and security groups.
-    pub async fn process(&self, team: i32, name: &str, creator: i32, launchers: &[i32], groups: &[i32]) -> Result<i32, Error> {
+    pub async fn process(
+        &self,
+        team: i32,
+        name: &str,
+        creator: i32,
+        launchers: &[i32],
+        groups: &[i32],
+    ) -> Result<i32, Error> {
         let row = process::ActiveModel {
             team_id: Set(team),
             name: Set(name.into()),
@@ -296,25 +349,43 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
         };
         let id = row.insert(self.db).await?.id;
         for user in launchers {
-            process_launcher::ActiveModel { process_id: Set(id), user_id: Set(*user) }.insert(self.db).await?;
+            process_launcher::ActiveModel {
+                process_id: Set(id),
+                user_id: Set(*user),
+            }
+            .insert(self.db)
+            .await?;
         }
         for group in groups {
-            process_security_group::ActiveModel { process_id: Set(id), security_group_id: Set(*group) }
-                .insert(self.db)
-                .await?;
+            process_security_group::ActiveModel {
+                process_id: Set(id),
+                security_group_id: Set(*group),
+            }
+            .insert(self.db)
+            .await?;
         }
         Ok(id)
     }
 
     /// A job of a process, with one task for `assignee`.
-    pub async fn job(&self, team: i32, process: i32, launcher: i32, assignee: i32, form: Option<i32>, state: RunState) -> Result<i32, Error> {
+    pub async fn job(
+        &self,
+        team: i32,
+        process: i32,
+        launcher: i32,
+        assignee: i32,
+        form: Option<i32>,
+        state: RunState,
+    ) -> Result<i32, Error> {
         let row = job::ActiveModel {
             team_id: Set(team),
             process_id: Set(process),
             launched_by: Set(launcher),
             state: Set(state),
             started_at: Set(Utc::now() - Duration::hours(5)),
-            finished_at: Set((state == RunState::Succeeded).then(|| Utc::now() - Duration::hours(4))),
+            finished_at: Set(
+                (state == RunState::Succeeded).then(|| Utc::now() - Duration::hours(4))
+            ),
             ..Default::default()
         };
         let id = row.insert(self.db).await?.id;
@@ -323,7 +394,11 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
             job_id: Set(id),
             title: Set("Review and approve".into()),
             assignee_id: Set(Some(assignee)),
-            state: Set(if state == RunState::Succeeded { TaskState::Completed } else { TaskState::Open }),
+            state: Set(if state == RunState::Succeeded {
+                TaskState::Completed
+            } else {
+                TaskState::Open
+            }),
             form_id: Set(form),
             ..Default::default()
         }
@@ -344,7 +419,14 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
     }
 
     /// An audit entry about a target in these security groups.
-    pub async fn audit(&self, team: i32, actor: i32, action: &str, target: &str, groups: &[i32]) -> Result<i32, Error> {
+    pub async fn audit(
+        &self,
+        team: i32,
+        actor: i32,
+        action: &str,
+        target: &str,
+        groups: &[i32],
+    ) -> Result<i32, Error> {
         let row = audit_entry::ActiveModel {
             team_id: Set(team),
             at: Set(Utc::now() - Duration::hours(2)),
@@ -356,15 +438,25 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
         };
         let id = row.insert(self.db).await?.id;
         for group in groups {
-            audit_entry_security_group::ActiveModel { audit_entry_id: Set(id), security_group_id: Set(*group) }
-                .insert(self.db)
-                .await?;
+            audit_entry_security_group::ActiveModel {
+                audit_entry_id: Set(id),
+                security_group_id: Set(*group),
+            }
+            .insert(self.db)
+            .await?;
         }
         Ok(id)
     }
 
     /// A pending invitation.
-    pub async fn invitation(&self, team: i32, email: &str, role: PortalRole, products: &str, inviter: i32) -> Result<i32, Error> {
+    pub async fn invitation(
+        &self,
+        team: i32,
+        email: &str,
+        role: PortalRole,
+        products: &str,
+        inviter: i32,
+    ) -> Result<i32, Error> {
         let row = invitation::ActiveModel {
             team_id: Set(team),
             email: Set(email.to_lowercase()),
@@ -394,26 +486,144 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
 
         let prod_orch = self.orchestrator(acme, "Acme Production").await?;
         let test_orch = self.orchestrator(acme, "Acme Pre-production").await?;
-        let production = self.group(acme, "Production", "Live automations and their runners", Some(prod_orch)).await?;
-        let testing = self.group(acme, "Testing", "Acceptance tests before release", Some(test_orch)).await?;
-        let development = self.group(acme, "Development", "Work in progress", None).await?;
+        let production = self
+            .group(
+                acme,
+                "Production",
+                "Live automations and their runners",
+                Some(prod_orch),
+            )
+            .await?;
+        let testing = self
+            .group(
+                acme,
+                "Testing",
+                "Acceptance tests before release",
+                Some(test_orch),
+            )
+            .await?;
+        let development = self
+            .group(acme, "Development", "Work in progress", None)
+            .await?;
 
-        let (dev_and_test, prod, test, prod_and_test) =
-            ([development, testing], [production], [testing], [production, testing]);
+        let (dev_and_test, prod, test, prod_and_test) = (
+            [development, testing],
+            [production],
+            [testing],
+            [production, testing],
+        );
         let people: Vec<(&str, &str, Member<'_>)> = vec![
-            ("olivia.owner@acme.test", "Olivia Owner", Member::portal(R::Owner)),
-            ("adam.admin@acme.test", "Adam Admin", Member::portal(R::Admin)),
-            ("sam.security@acme.test", "Sam Security", Member { audit: true, ..Member::portal(R::SecurityAdmin) }),
-            ("bill.billing@acme.test", "Bill Billing", Member::portal(R::BillingContact)),
-            ("oli.orchadmin@acme.test", "Oli Orchestrator-Admin", Member { products: ORCH, orchestrator: Some(O::Admin), ..Member::portal(R::Member) }),
-            ("dana.developer@acme.test", "Dana Developer", Member { products: ORCH, orchestrator: Some(O::Developer), groups: &dev_and_test, ..Member::portal(R::Member) }),
-            ("oscar.operator@acme.test", "Oscar Operator", Member { products: ORCH, orchestrator: Some(O::Operator), groups: &prod, ..Member::portal(R::Member) }),
-            ("ana.analyst@acme.test", "Ana Analyst", Member { products: ORCH, orchestrator: Some(O::Analyst), groups: &test, audit: true, ..Member::portal(R::Member) }),
-            ("nina.nogroup@acme.test", "Nina No-Group", Member { products: ORCH, orchestrator: Some(O::Analyst), ..Member::portal(R::Member) }),
-            ("hank.hubadmin@acme.test", "Hank Hub-Admin", Member { products: HUB, hub: Some(H::Administrator), ..Member::portal(R::Member) }),
-            ("pia.manager@acme.test", "Pia Process-Manager", Member { products: HUB, hub: Some(H::ProcessManager), groups: &prod_and_test, ..Member::portal(R::Member) }),
-            ("uma.user@acme.test", "Uma User", Member { products: HUB, hub: Some(H::User), groups: &prod, ..Member::portal(R::Member) }),
-            ("casey.consultant@both.test", "Casey Consultant", Member { products: ORCH, orchestrator: Some(O::Developer), groups: &test, ..Member::portal(R::Member) }),
+            (
+                "olivia.owner@acme.test",
+                "Olivia Owner",
+                Member::portal(R::Owner),
+            ),
+            (
+                "adam.admin@acme.test",
+                "Adam Admin",
+                Member::portal(R::Admin),
+            ),
+            (
+                "sam.security@acme.test",
+                "Sam Security",
+                Member {
+                    audit: true,
+                    ..Member::portal(R::SecurityAdmin)
+                },
+            ),
+            (
+                "bill.billing@acme.test",
+                "Bill Billing",
+                Member::portal(R::BillingContact),
+            ),
+            (
+                "oli.orchadmin@acme.test",
+                "Oli Orchestrator-Admin",
+                Member {
+                    products: ORCH,
+                    orchestrator: Some(O::Admin),
+                    ..Member::portal(R::Member)
+                },
+            ),
+            (
+                "dana.developer@acme.test",
+                "Dana Developer",
+                Member {
+                    products: ORCH,
+                    orchestrator: Some(O::Developer),
+                    groups: &dev_and_test,
+                    ..Member::portal(R::Member)
+                },
+            ),
+            (
+                "oscar.operator@acme.test",
+                "Oscar Operator",
+                Member {
+                    products: ORCH,
+                    orchestrator: Some(O::Operator),
+                    groups: &prod,
+                    ..Member::portal(R::Member)
+                },
+            ),
+            (
+                "ana.analyst@acme.test",
+                "Ana Analyst",
+                Member {
+                    products: ORCH,
+                    orchestrator: Some(O::Analyst),
+                    groups: &test,
+                    audit: true,
+                    ..Member::portal(R::Member)
+                },
+            ),
+            (
+                "nina.nogroup@acme.test",
+                "Nina No-Group",
+                Member {
+                    products: ORCH,
+                    orchestrator: Some(O::Analyst),
+                    ..Member::portal(R::Member)
+                },
+            ),
+            (
+                "hank.hubadmin@acme.test",
+                "Hank Hub-Admin",
+                Member {
+                    products: HUB,
+                    hub: Some(H::Administrator),
+                    ..Member::portal(R::Member)
+                },
+            ),
+            (
+                "pia.manager@acme.test",
+                "Pia Process-Manager",
+                Member {
+                    products: HUB,
+                    hub: Some(H::ProcessManager),
+                    groups: &prod_and_test,
+                    ..Member::portal(R::Member)
+                },
+            ),
+            (
+                "uma.user@acme.test",
+                "Uma User",
+                Member {
+                    products: HUB,
+                    hub: Some(H::User),
+                    groups: &prod,
+                    ..Member::portal(R::Member)
+                },
+            ),
+            (
+                "casey.consultant@both.test",
+                "Casey Consultant",
+                Member {
+                    products: ORCH,
+                    orchestrator: Some(O::Developer),
+                    groups: &test,
+                    ..Member::portal(R::Member)
+                },
+            ),
         ];
         let mut ids = std::collections::HashMap::new();
         for (email, name, member) in people {
@@ -421,7 +631,12 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
             let description = describe_member(&member);
             self.member(acme, id, member).await?;
             ids.insert(email, id);
-            users.push(DemoUser { id, email: email.into(), team: acme, description });
+            users.push(DemoUser {
+                id,
+                email: email.into(),
+                team: acme,
+                description,
+            });
         }
         let id = |email: &str| ids.get(email).copied().unwrap_or_default();
         let (owner, dana, pia, uma, hank, casey) = (
@@ -434,64 +649,213 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
         );
 
         // Orchestrator objects, grouped by environment.
-        let prod_runner = self.bot_runner(acme, "prod-runner-01", &[production]).await?;
+        let prod_runner = self
+            .bot_runner(acme, "prod-runner-01", &[production])
+            .await?;
         let test_runner = self.bot_runner(acme, "test-runner-01", &[testing]).await?;
-        let shared_runner = self.bot_runner(acme, "shared-runner-01", &[testing, development]).await?;
-        self.bot_runner(acme, "dev-laptop-dana", &[development]).await?;
+        let shared_runner = self
+            .bot_runner(acme, "shared-runner-01", &[testing, development])
+            .await?;
+        self.bot_runner(acme, "dev-laptop-dana", &[development])
+            .await?;
         let acme_workflows = [
-            (prod_orch, "Invoice intake", Some(production), Some("0 6 * * 1-5"), 3, prod_runner),
-            (prod_orch, "Payroll export", Some(production), Some("0 2 1 * *"), 2, prod_runner),
-            (prod_orch, "Vendor onboarding", Some(production), None, 1, prod_runner),
-            (test_orch, "Invoice intake (acceptance)", Some(testing), Some("*/30 * * * *"), 4, test_runner),
-            (test_orch, "CRM sync (acceptance)", Some(testing), None, 2, shared_runner),
-            (test_orch, "CRM sync (draft)", Some(development), None, 1, shared_runner),
-            (test_orch, "Unfiled experiment", None, None, 1, shared_runner),
+            (
+                prod_orch,
+                "Invoice intake",
+                Some(production),
+                Some("0 6 * * 1-5"),
+                3,
+                prod_runner,
+            ),
+            (
+                prod_orch,
+                "Payroll export",
+                Some(production),
+                Some("0 2 1 * *"),
+                2,
+                prod_runner,
+            ),
+            (
+                prod_orch,
+                "Vendor onboarding",
+                Some(production),
+                None,
+                1,
+                prod_runner,
+            ),
+            (
+                test_orch,
+                "Invoice intake (acceptance)",
+                Some(testing),
+                Some("*/30 * * * *"),
+                4,
+                test_runner,
+            ),
+            (
+                test_orch,
+                "CRM sync (acceptance)",
+                Some(testing),
+                None,
+                2,
+                shared_runner,
+            ),
+            (
+                test_orch,
+                "CRM sync (draft)",
+                Some(development),
+                None,
+                1,
+                shared_runner,
+            ),
+            (
+                test_orch,
+                "Unfiled experiment",
+                None,
+                None,
+                1,
+                shared_runner,
+            ),
         ];
         let mut first_prod_workflow = None;
         for (orch, name, group, schedule, versions, runner) in acme_workflows {
-            let workflow = self.workflow(acme, orch, name, group, schedule, versions, dana).await?;
+            let workflow = self
+                .workflow(acme, orch, name, group, schedule, versions, dana)
+                .await?;
             first_prod_workflow.get_or_insert(workflow);
             self.assign(workflow, runner, group).await?;
         }
 
         // Process Hub.
-        let approval_form = self.form(acme, "Invoice approval", "amount, supplier, approved").await?;
-        self.form(acme, "New hire", "name, start date, manager").await?;
-        let invoices = self.process(acme, "Invoice approval", pia, &[pia, uma], &[production]).await?;
-        let onboarding = self.process(acme, "Employee onboarding", hank, &[uma], &[testing]).await?;
-        self.process(acme, "Quarterly payroll audit", hank, &[], &[production]).await?;
-        self.process(acme, "Supplier scoring (draft)", pia, &[], &[testing]).await?;
-        self.job(acme, invoices, uma, uma, Some(approval_form), RunState::Running).await?;
-        self.job(acme, invoices, pia, pia, Some(approval_form), RunState::Succeeded).await?;
-        self.job(acme, onboarding, uma, uma, None, RunState::Queued).await?;
+        let approval_form = self
+            .form(acme, "Invoice approval", "amount, supplier, approved")
+            .await?;
+        self.form(acme, "New hire", "name, start date, manager")
+            .await?;
+        let invoices = self
+            .process(acme, "Invoice approval", pia, &[pia, uma], &[production])
+            .await?;
+        let onboarding = self
+            .process(acme, "Employee onboarding", hank, &[uma], &[testing])
+            .await?;
+        self.process(acme, "Quarterly payroll audit", hank, &[], &[production])
+            .await?;
+        self.process(acme, "Supplier scoring (draft)", pia, &[], &[testing])
+            .await?;
+        self.job(
+            acme,
+            invoices,
+            uma,
+            uma,
+            Some(approval_form),
+            RunState::Running,
+        )
+        .await?;
+        self.job(
+            acme,
+            invoices,
+            pia,
+            pia,
+            Some(approval_form),
+            RunState::Succeeded,
+        )
+        .await?;
+        self.job(acme, onboarding, uma, uma, None, RunState::Queued)
+            .await?;
 
         // The audit log, and invitations.
-        self.audit(acme, owner, "team.aam_enabled", "Acme Robotics", &[]).await?;
-        self.audit(acme, owner, "security_group.created", "Production", &[production]).await?;
-        self.audit(acme, dana, "workflow.published", "Invoice intake (acceptance)", &[testing]).await?;
-        self.audit(acme, dana, "bot_runner.rdp_configured", "shared-runner-01", &[testing, development]).await?;
-        self.audit(acme, owner, "member.role_changed", "oscar.operator@acme.test", &[]).await?;
-        self.invitation(acme, "new.hire@acme.test", R::Member, "ORCHESTRATOR", owner).await?;
-        self.invitation(acme, "auditor@external.test", R::SecurityAdmin, "", owner).await?;
+        self.audit(acme, owner, "team.aam_enabled", "Acme Robotics", &[])
+            .await?;
+        self.audit(
+            acme,
+            owner,
+            "security_group.created",
+            "Production",
+            &[production],
+        )
+        .await?;
+        self.audit(
+            acme,
+            dana,
+            "workflow.published",
+            "Invoice intake (acceptance)",
+            &[testing],
+        )
+        .await?;
+        self.audit(
+            acme,
+            dana,
+            "bot_runner.rdp_configured",
+            "shared-runner-01",
+            &[testing, development],
+        )
+        .await?;
+        self.audit(
+            acme,
+            owner,
+            "member.role_changed",
+            "oscar.operator@acme.test",
+            &[],
+        )
+        .await?;
+        self.invitation(acme, "new.hire@acme.test", R::Member, "ORCHESTRATOR", owner)
+            .await?;
+        self.invitation(acme, "auditor@external.test", R::SecurityAdmin, "", owner)
+            .await?;
 
         // Globex: AAM off, Casey is an admin here.
         let gina = self.user("gina.owner@globex.test", "Gina Owner").await?;
         self.member(globex, gina, Member::portal(R::Owner)).await?;
-        users.push(DemoUser { id: gina, email: "gina.owner@globex.test".into(), team: globex, description: "OWNER".into() });
-        let gary = self.user("gary.analyst@globex.test", "Gary Analyst").await?;
-        self.member(globex, gary, Member { products: ORCH, orchestrator: Some(O::Analyst), ..Member::portal(R::Member) }).await?;
-        users.push(DemoUser { id: gary, email: "gary.analyst@globex.test".into(), team: globex, description: "MEMBER, Orchestrator ANALYST (AAM off: sees everything)".into() });
+        users.push(DemoUser {
+            id: gina,
+            email: "gina.owner@globex.test".into(),
+            team: globex,
+            description: "OWNER".into(),
+        });
+        let gary = self
+            .user("gary.analyst@globex.test", "Gary Analyst")
+            .await?;
+        self.member(
+            globex,
+            gary,
+            Member {
+                products: ORCH,
+                orchestrator: Some(O::Analyst),
+                ..Member::portal(R::Member)
+            },
+        )
+        .await?;
+        users.push(DemoUser {
+            id: gary,
+            email: "gary.analyst@globex.test".into(),
+            team: globex,
+            description: "MEMBER, Orchestrator ANALYST (AAM off: sees everything)".into(),
+        });
         self.member(globex, casey, Member::portal(R::Admin)).await?;
         if let Some(casey_user) = users.iter_mut().find(|u| u.id == casey) {
-            casey_user.description.push_str("; ADMIN in Globex Services");
+            casey_user
+                .description
+                .push_str("; ADMIN in Globex Services");
         }
         let globex_orch = self.orchestrator(globex, "Globex Orchestrator").await?;
         let globex_runner = self.bot_runner(globex, "globex-runner-01", &[]).await?;
-        for (name, schedule) in [("Ticket triage", Some("*/15 * * * *")), ("Monthly report", Some("0 8 1 * *")), ("Ad-hoc export", None)] {
-            let workflow = self.workflow(globex, globex_orch, name, None, schedule, 2, gina).await?;
+        for (name, schedule) in [
+            ("Ticket triage", Some("*/15 * * * *")),
+            ("Monthly report", Some("0 8 1 * *")),
+            ("Ad-hoc export", None),
+        ] {
+            let workflow = self
+                .workflow(globex, globex_orch, name, None, schedule, 2, gina)
+                .await?;
             self.assign(workflow, globex_runner, None).await?;
         }
-        self.audit(globex, gina, "orchestrator.created", "Globex Orchestrator", &[]).await?;
+        self.audit(
+            globex,
+            gina,
+            "orchestrator.created",
+            "Globex Orchestrator",
+            &[],
+        )
+        .await?;
         Ok(users)
     }
 }

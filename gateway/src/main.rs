@@ -99,8 +99,15 @@ async fn seed(args: StoreArgs) -> anyhow::Result<()> {
     print_tokens(&auth, &users, "127.0.0.1:8080".parse()?)
 }
 
-fn print_tokens(auth: &Authenticator, users: &[demo::DemoUser], listen: std::net::SocketAddr) -> anyhow::Result<()> {
-    println!("Demo users (tokens valid {} days; paste one into GraphiQL's Headers as", DEMO_TOKEN_HOURS / 24);
+fn print_tokens(
+    auth: &Authenticator,
+    users: &[demo::DemoUser],
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    println!(
+        "Demo users (tokens valid {} days; paste one into GraphiQL's Headers as",
+        DEMO_TOKEN_HOURS / 24
+    );
     println!("  {{\"Authorization\": \"Bearer <token>\"}}  at http://{listen}/graphql):\n");
     for user in users {
         let token = auth.mint(user.id, Some(user.team), DEMO_TOKEN_HOURS * 3600)?;
@@ -115,19 +122,26 @@ async fn token(args: TokenArgs) -> anyhow::Result<()> {
     let db = store::open(&config.database_url).await?;
     let user = match args.user.parse::<i32>() {
         Ok(id) => user::Entity::find_by_id(id).one(&db).await?,
-        Err(_) => user::Entity::find().filter(user::Column::Email.eq(args.user.to_lowercase())).one(&db).await?,
+        Err(_) => {
+            user::Entity::find()
+                .filter(user::Column::Email.eq(args.user.to_lowercase()))
+                .one(&db)
+                .await?
+        }
     }
     .with_context(|| format!("no user {}", args.user))?;
     let team = match &args.team {
         None => None,
         Some(team) => Some(match team.parse::<i32>() {
             Ok(id) => id,
-            Err(_) => team::Entity::find()
-                .filter(team::Column::Name.eq(team.as_str()))
-                .one(&db)
-                .await?
-                .with_context(|| format!("no team named {team}"))?
-                .id,
+            Err(_) => {
+                team::Entity::find()
+                    .filter(team::Column::Name.eq(team.as_str()))
+                    .one(&db)
+                    .await?
+                    .with_context(|| format!("no team named {team}"))?
+                    .id
+            }
         }),
     };
     if let Some(team) = team {

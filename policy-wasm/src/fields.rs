@@ -80,8 +80,7 @@ fn rule(type_name: &str, field: &str) -> Option<Rule> {
         (
             "Workflow",
             "id" | "name" | "orchestrator" | "currentVersion" | "schedule" | "webhookEnabled"
-            | "loggingEnabled" | "executionLogs" | "queue" | "assignedBotRunners"
-            | "securityGroup",
+            | "loggingEnabled" | "executionLogs" | "queue" | "assignedBotRunners" | "securityGroup",
         ) => Seen,
         // Output variables and version history: Orchestrator ADMIN and DEVELOPER (domain §4).
         ("Workflow", "outputVariables" | "versions") => OrchestratorBuilders,
@@ -92,10 +91,9 @@ fn rule(type_name: &str, field: &str) -> Option<Rule> {
         ("LogEntry", "at" | "level" | "message") => Seen,
         ("QueueItem", "id" | "enqueuedAt" | "status") => Seen,
 
-        (
-            "BotRunner",
-            "id" | "machineName" | "approvalState" | "lastSeenAt" | "securityGroups",
-        ) => Seen,
+        ("BotRunner", "id" | "machineName" | "approvalState" | "lastSeenAt" | "securityGroups") => {
+            Seen
+        }
         // Whether RDP credentials are set; the credentials themselves are never readable.
         ("BotRunner", "rdpCredentialsSet") => OrchestratorBuilders,
         ("BotRunner", "registrationTokens") => OrchestratorAdmins,
@@ -156,6 +154,8 @@ pub fn read(access: &Access<'_>, resource: &Resource, field: &str) -> Decision {
     if allowed {
         Decision::Allow
     } else {
-        deny(&format!("the principal's roles do not allow reading `{type_name}.{field}`"))
+        deny(&format!(
+            "the principal's roles do not allow reading `{type_name}.{field}`"
+        ))
     }
 }

@@ -24,7 +24,7 @@ pub mod fields;
 pub mod visibility;
 
 /// The types of the contract, generated from `wit/policy.wit`.
-#[allow(missing_docs, unsafe_code)]
+#[allow(missing_docs, unsafe_code, clippy::too_many_arguments)]
 mod bindings {
     wit_bindgen::generate!({
         path: "wit",

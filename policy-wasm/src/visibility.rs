@@ -100,7 +100,11 @@ fn processes(access: &Access<'_>) -> Visibility {
 }
 
 fn all_if(allowed: bool) -> Visibility {
-    if allowed { Visibility::All } else { Visibility::None }
+    if allowed {
+        Visibility::All
+    } else {
+        Visibility::None
+    }
 }
 
 fn related(relation: Relation) -> Visibility {
@@ -130,9 +134,10 @@ pub fn admits(visibility: &Visibility, resource: &Resource) -> bool {
 
 fn holds(condition: &Condition, resource: &Resource) -> bool {
     match condition {
-        Condition::InSecurityGroups(groups) => {
-            resource.security_groups.iter().any(|group| groups.contains(group))
-        }
+        Condition::InSecurityGroups(groups) => resource
+            .security_groups
+            .iter()
+            .any(|group| groups.contains(group)),
         Condition::Related(relations) => resource.relations.contains(*relations),
     }
 }

@@ -29,17 +29,24 @@ impl PolicyWatcher {
             what: format!("resolving {}", path.display()),
             source,
         })?;
-        let directory = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
+        let directory = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
         let file_name = path.file_name().map(|name| name.to_owned());
-        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if let Ok(event) = event
-                && event.paths.iter().any(|p| p.file_name() == file_name.as_deref())
-            {
-                let _ = tx.send(());
-            }
-        })
-        .map_err(|e| Error::PolicyWatch(e.to_string()))?;
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                if let Ok(event) = event
+                    && event
+                        .paths
+                        .iter()
+                        .any(|p| p.file_name() == file_name.as_deref())
+                {
+                    let _ = tx.send(());
+                }
+            })
+            .map_err(|e| Error::PolicyWatch(e.to_string()))?;
         watcher
             .watch(&directory, RecursiveMode::NonRecursive)
             .map_err(|e| Error::PolicyWatch(format!("{}: {e}", directory.display())))?;
@@ -62,7 +69,9 @@ impl PolicyWatcher {
                     continue;
                 }
                 let source = path.display().to_string();
-                match tokio::task::spawn_blocking(move || LoadedPolicy::from_wasm(&bytes, source)).await {
+                match tokio::task::spawn_blocking(move || LoadedPolicy::from_wasm(&bytes, source))
+                    .await
+                {
                     Ok(Ok(policy)) => {
                         last_hash = policy.info.hash.clone();
                         active.replace(policy);

@@ -31,8 +31,9 @@ impl RequestData {
 
 /// The request data; a schema executed without it is a programming error, reported as such.
 pub fn request<'a>(ctx: &Context<'a>) -> Result<&'a RequestData> {
-    ctx.data::<RequestData>()
-        .map_err(|_| Error::Unauthenticated("this request carries no credentials".into()).to_graphql())
+    ctx.data::<RequestData>().map_err(|_| {
+        Error::Unauthenticated("this request carries no credentials".into()).to_graphql()
+    })
 }
 
 /// Interns the attributes of an object for the request's memo.
@@ -57,5 +58,9 @@ where
     K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
     Batcher: Loader<K, Error = Arc<Error>>,
 {
-    request(ctx)?.loader.load_one(key).await.map_err(|error| error.to_graphql())
+    request(ctx)?
+        .loader
+        .load_one(key)
+        .await
+        .map_err(|error| error.to_graphql())
 }

@@ -8,7 +8,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+};
 use async_graphql::{ServerError, ServerResult, Value};
 
 /// The errors of fields that resolved to `null`, in the order they happened.
@@ -17,12 +19,20 @@ pub struct FieldErrors(Arc<Mutex<Vec<ServerError>>>);
 
 impl FieldErrors {
     fn push(&self, error: ServerError) {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(error);
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(error);
     }
 
     /// Takes the recorded errors.
     pub fn take(&self) -> Vec<ServerError> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 }
 

@@ -59,11 +59,16 @@ impl Authenticator {
 
     /// RS256, verified with a PEM public key. Such an authenticator cannot mint tokens.
     pub fn rs256(public_key_pem: &[u8]) -> Result<Self, Error> {
-        let decoding = DecodingKey::from_rsa_pem(public_key_pem)
-            .map_err(|e| Error::Config(format!("the RS256 public key is not a PEM RSA key: {e}")))?;
+        let decoding = DecodingKey::from_rsa_pem(public_key_pem).map_err(|e| {
+            Error::Config(format!("the RS256 public key is not a PEM RSA key: {e}"))
+        })?;
         let mut validation = Validation::new(Algorithm::RS256);
         validation.leeway = 5;
-        Ok(Self { decoding, encoding: None, validation })
+        Ok(Self {
+            decoding,
+            encoding: None,
+            validation,
+        })
     }
 
     /// Checks a bearer token and says whom it names.
@@ -76,22 +81,28 @@ impl Authenticator {
                 _ => format!("the token is malformed: {e}"),
             })
         })?;
-        let user = data
-            .claims
-            .sub
-            .parse::<i32>()
-            .map_err(|_| Error::Unauthenticated("the token's subject is not a user id".into()))?;
-        Ok(Identity { user, team: data.claims.team })
+        let user =
+            data.claims.sub.parse::<i32>().map_err(|_| {
+                Error::Unauthenticated("the token's subject is not a user id".into())
+            })?;
+        Ok(Identity {
+            user,
+            team: data.claims.team,
+        })
     }
 
     /// Mints a token for `user`, valid for `ttl_seconds`.
     pub fn mint(&self, user: i32, team: Option<i32>, ttl_seconds: u64) -> Result<String, Error> {
-        let encoding = self
-            .encoding
-            .as_ref()
-            .ok_or_else(|| Error::Config("tokens can be minted only with a shared secret (HS256)".into()))?;
+        let encoding = self.encoding.as_ref().ok_or_else(|| {
+            Error::Config("tokens can be minted only with a shared secret (HS256)".into())
+        })?;
         let now = chrono::Utc::now().timestamp().max(0) as u64;
-        let claims = Claims { sub: user.to_string(), exp: now + ttl_seconds, iat: now, team };
+        let claims = Claims {
+            sub: user.to_string(),
+            exp: now + ttl_seconds,
+            iat: now,
+            team,
+        };
         encode(&Header::new(Algorithm::HS256), &claims, encoding)
             .map_err(|e| Error::Config(format!("cannot sign a token: {e}")))
     }
@@ -105,7 +116,9 @@ pub fn stored_secret(data_dir: &Path) -> Result<(Vec<u8>, bool), Error> {
         move |source| Error::Io { what, source }
     };
     match std::fs::read_to_string(&path) {
-        Ok(secret) if !secret.trim().is_empty() => return Ok((secret.trim().as_bytes().to_vec(), false)),
+        Ok(secret) if !secret.trim().is_empty() => {
+            return Ok((secret.trim().as_bytes().to_vec(), false));
+        }
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io("reading")(e)),
@@ -117,7 +130,8 @@ pub fn stored_secret(data_dir: &Path) -> Result<(Vec<u8>, bool), Error> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io("protecting"))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(io("protecting"))?;
     }
     Ok((secret.into_bytes(), true))
 }

@@ -51,7 +51,9 @@ pub fn app(state: AppState) -> Router {
 
 async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
     let policy = state.policy.current();
-    Json(json!({ "status": "ok", "policy": { "name": policy.info.name, "hash": policy.info.hash } }))
+    Json(
+        json!({ "status": "ok", "policy": { "name": policy.info.name, "hash": policy.info.hash } }),
+    )
 }
 
 /// An error response shaped like a GraphQL response.
@@ -65,7 +67,10 @@ fn error_response(status: StatusCode, error: &Error) -> Response {
     let body = json!({ "data": null, "errors": [{ "message": message, "extensions": { "code": error.code() } }] });
     let mut response = (status, Json(body)).into_response();
     if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
     }
     response
 }
@@ -78,13 +83,18 @@ async fn graphql(
     let request = match request {
         Ok(request) => request,
         Err(rejection) => {
-            let error = Error::InvalidInput(format!("the request is not a GraphQL request: {}", rejection.0));
+            let error = Error::InvalidInput(format!(
+                "the request is not a GraphQL request: {}",
+                rejection.0
+            ));
             return error_response(StatusCode::BAD_REQUEST, &error);
         }
     };
     let guard = match authenticate(&state, &headers).await {
         Ok(guard) => guard,
-        Err(error @ Error::Unauthenticated(_)) => return error_response(StatusCode::UNAUTHORIZED, &error),
+        Err(error @ Error::Unauthenticated(_)) => {
+            return error_response(StatusCode::UNAUTHORIZED, &error);
+        }
         Err(error) => return error_response(StatusCode::SERVICE_UNAVAILABLE, &error),
     };
     let field_errors = FieldErrors::default();
@@ -101,7 +111,10 @@ async fn graphql(
     // No data at all means the document was never executed: it did not parse or validate.
     let status = if response.data == async_graphql::Value::Null && !response.errors.is_empty() {
         for error in &mut response.errors {
-            error.extensions.get_or_insert_with(Default::default).set("code", "INVALID_INPUT");
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "INVALID_INPUT");
         }
         StatusCode::BAD_REQUEST
     } else {
@@ -125,15 +138,26 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Guard, Er
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
-        .ok_or_else(|| Error::Unauthenticated("the Authorization header is not `Bearer <token>`".into()))?;
+        .ok_or_else(|| {
+            Error::Unauthenticated("the Authorization header is not `Bearer <token>`".into())
+        })?;
     let identity = state.auth.verify(token)?;
     let team = match headers.get(TEAM_HEADER) {
         None => identity.team,
-        Some(value) => Some(value.to_str().ok().and_then(|v| v.trim().parse::<i32>().ok()).ok_or_else(|| {
-            Error::Unauthenticated(format!("the {TEAM_HEADER} header is not a team id"))
-        })?),
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<i32>().ok())
+                .ok_or_else(|| {
+                    Error::Unauthenticated(format!("the {TEAM_HEADER} header is not a team id"))
+                })?,
+        ),
     };
     let principal = crate::store::read::principal(&state.db, identity.user, team).await?;
     Ok(Guard::new(principal, state.policy.current()))

@@ -44,7 +44,10 @@ pub fn visible<E: Guarded>(guard: &Guard) -> Where {
     let principal = guard.principal();
     Where::all()
         .add(E::in_team(principal.team))
-        .add(condition::<E>(&guard.visibility(E::TYPE_NAME), principal.user))
+        .add(condition::<E>(
+            &guard.visibility(E::TYPE_NAME),
+            principal.user,
+        ))
 }
 
 /// A page of the rows of `E` the request may see, among those `filter` selects.
@@ -68,7 +71,11 @@ where
     let mut items = rows.order_by_asc(id).limit(first + 1).all(db).await?;
     let has_next = items.len() as u64 > first;
     items.truncate(first as usize);
-    Ok(Page { items, total, has_next })
+    Ok(Page {
+        items,
+        total,
+        has_next,
+    })
 }
 
 /// The row of `E` with this id, if the request may see it.
@@ -78,7 +85,11 @@ pub async fn by_id<E: Guarded>(
     id: E::Column,
     value: i32,
 ) -> Result<Option<E::Model>, Error> {
-    Ok(E::find().filter(visible::<E>(guard)).filter(id.eq(value)).one(db).await?)
+    Ok(E::find()
+        .filter(visible::<E>(guard))
+        .filter(id.eq(value))
+        .one(db)
+        .await?)
 }
 
 /// The acting team's row (never filtered: the principal is a member).
@@ -102,7 +113,13 @@ pub async fn teams_of(
         .await?;
     Ok(memberships
         .into_iter()
-        .filter_map(|m| teams.iter().find(|t| t.id == m.team_id).cloned().map(|t| (m, t)))
+        .filter_map(|m| {
+            teams
+                .iter()
+                .find(|t| t.id == m.team_id)
+                .cloned()
+                .map(|t| (m, t))
+        })
         .collect())
 }
 
@@ -124,8 +141,11 @@ pub async fn principal(
     if let Some(team) = team {
         memberships = memberships.filter(membership::Column::TeamId.eq(team));
     }
-    let membership =
-        memberships.order_by_asc(membership::Column::Id).one(db).await?.ok_or_else(|| {
+    let membership = memberships
+        .order_by_asc(membership::Column::Id)
+        .one(db)
+        .await?
+        .ok_or_else(|| {
             Error::Unauthenticated(match team {
                 Some(team) => format!("you are not a member of team {team}"),
                 None => "you are not a member of any team".into(),
@@ -200,7 +220,10 @@ fn product(product: Product) -> authz::Product {
 }
 
 /// The owner's membership of the acting team, if visible.
-pub async fn owner(db: &DatabaseConnection, guard: &Guard) -> Result<Option<membership::Model>, Error> {
+pub async fn owner(
+    db: &DatabaseConnection,
+    guard: &Guard,
+) -> Result<Option<membership::Model>, Error> {
     Ok(membership::Entity::find()
         .filter(visible::<membership::Entity>(guard))
         .filter(membership::Column::PortalRole.eq(PortalRole::Owner))

@@ -30,11 +30,17 @@ pub trait Build: Sized + Send {
     type Row: Send;
 
     /// Builds objects from rows, loading what the policy needs to know about them.
-    fn build(ctx: &Context<'_>, rows: Vec<Self::Row>) -> impl Future<Output = Result<Vec<Self>>> + Send;
+    fn build(
+        ctx: &Context<'_>,
+        rows: Vec<Self::Row>,
+    ) -> impl Future<Output = Result<Vec<Self>>> + Send;
 }
 
 /// Builds one object from an optional row.
-pub(crate) async fn build_one<T: Build>(ctx: &Context<'_>, row: Option<T::Row>) -> Result<Option<T>> {
+pub(crate) async fn build_one<T: Build>(
+    ctx: &Context<'_>,
+    row: Option<T::Row>,
+) -> Result<Option<T>> {
     match row {
         None => Ok(None),
         Some(row) => Ok(T::build(ctx, vec![row]).await?.pop()),
@@ -50,8 +56,16 @@ pub(crate) async fn nested<T: Node + Build>(
     after: Option<String>,
 ) -> Result<Connection<T>> {
     let args = page_args(first, after)?;
-    let Page { items, total, has_next } = page_in_memory(rows, id, args);
-    let page = Page { items: T::build(ctx, items).await?, total, has_next };
+    let Page {
+        items,
+        total,
+        has_next,
+    } = page_in_memory(rows, id, args);
+    let page = Page {
+        items: T::build(ctx, items).await?,
+        total,
+        has_next,
+    };
     Connection::new(ctx, page, args)
 }
 
@@ -70,9 +84,18 @@ where
 {
     let args = page_args(first, after)?;
     let data = request(ctx)?;
-    let Page { items, total, has_next } =
-        read::page::<E>(&data.db, &data.guard, filter, id, args).await.gql()?;
-    let page = Page { items: T::build(ctx, items).await?, total, has_next };
+    let Page {
+        items,
+        total,
+        has_next,
+    } = read::page::<E>(&data.db, &data.guard, filter, id, args)
+        .await
+        .gql()?;
+    let page = Page {
+        items: T::build(ctx, items).await?,
+        total,
+        has_next,
+    };
     Connection::new(ctx, page, args)
 }
 

@@ -20,7 +20,11 @@ async fn grouped<K, R, T>(
 ) -> Result<Vec<T>>
 where
     K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
-    Batcher: async_graphql::dataloader::Loader<K, Value = Vec<i32>, Error = std::sync::Arc<crate::error::Error>>,
+    Batcher: async_graphql::dataloader::Loader<
+            K,
+            Value = Vec<i32>,
+            Error = std::sync::Arc<crate::error::Error>,
+        >,
 {
     let groups = request(ctx)?
         .loader
@@ -46,7 +50,14 @@ pub struct Orchestrator {
 impl Build for Orchestrator {
     type Row = orchestrator::Model;
     async fn build(ctx: &Context<'_>, rows: Vec<orchestrator::Model>) -> Result<Vec<Self>> {
-        grouped(ctx, "Orchestrator", rows, |r| GroupsOfOrchestrator(r.id), |row, class| Self { row, class }).await
+        grouped(
+            ctx,
+            "Orchestrator",
+            rows,
+            |r| GroupsOfOrchestrator(r.id),
+            |row, class| Self { row, class },
+        )
+        .await
     }
 }
 
@@ -75,14 +86,25 @@ impl Orchestrator {
     /// The security groups it is attached to (those you may see).
     async fn security_groups(&self, ctx: &Context<'_>) -> Result<Option<Vec<SecurityGroup>>> {
         permit(ctx, self.class)?;
-        let ids = load(ctx, GroupsOfOrchestrator(self.row.id)).await?.unwrap_or_default();
+        let ids = load(ctx, GroupsOfOrchestrator(self.row.id))
+            .await?
+            .unwrap_or_default();
         security_groups(ctx, ids).await.map(Some)
     }
     /// Its workflows.
-    async fn workflows(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Workflow>>> {
+    async fn workflows(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<Workflow>>> {
         permit(ctx, self.class)?;
-        let rows = load(ctx, WorkflowsOfOrchestrator(self.row.id)).await?.unwrap_or_default();
-        nested::<Workflow>(ctx, rows, |r| r.id, first, after).await.map(Some)
+        let rows = load(ctx, WorkflowsOfOrchestrator(self.row.id))
+            .await?
+            .unwrap_or_default();
+        nested::<Workflow>(ctx, rows, |r| r.id, first, after)
+            .await
+            .map(Some)
     }
 }
 
@@ -125,7 +147,11 @@ impl Workflow {
     /// The orchestrator it runs on.
     async fn orchestrator(&self, ctx: &Context<'_>) -> Result<Option<Orchestrator>> {
         permit(ctx, self.class)?;
-        build_one(ctx, load(ctx, OrchestratorById(self.row.orchestrator_id)).await?).await
+        build_one(
+            ctx,
+            load(ctx, OrchestratorById(self.row.orchestrator_id)).await?,
+        )
+        .await
     }
     /// The version in use.
     async fn current_version(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
@@ -153,35 +179,61 @@ impl Workflow {
     async fn output_variables(&self, ctx: &Context<'_>) -> Result<Option<Vec<OutputVariable>>> {
         permit(ctx, self.class)?;
         let class = classify(ctx, self.part("OutputVariable"))?;
-        let rows = load(ctx, OutputsOfWorkflow(self.row.id)).await?.unwrap_or_default();
-        Ok(Some(rows.into_iter().map(|row| OutputVariable { row, class }).collect()))
+        let rows = load(ctx, OutputsOfWorkflow(self.row.id))
+            .await?
+            .unwrap_or_default();
+        Ok(Some(
+            rows.into_iter()
+                .map(|row| OutputVariable { row, class })
+                .collect(),
+        ))
     }
     /// Every published version, oldest first.
     async fn versions(&self, ctx: &Context<'_>) -> Result<Option<Vec<WorkflowVersion>>> {
         permit(ctx, self.class)?;
         let class = classify(ctx, self.part("WorkflowVersion"))?;
-        let mut rows = load(ctx, VersionsOfWorkflow(self.row.id)).await?.unwrap_or_default();
+        let mut rows = load(ctx, VersionsOfWorkflow(self.row.id))
+            .await?
+            .unwrap_or_default();
         rows.sort_by_key(|v| v.number);
-        Ok(Some(rows.into_iter().map(|row| WorkflowVersion { row, class }).collect()))
+        Ok(Some(
+            rows.into_iter()
+                .map(|row| WorkflowVersion { row, class })
+                .collect(),
+        ))
     }
     /// Its execution log, oldest first.
     async fn execution_logs(&self, ctx: &Context<'_>) -> Result<Option<Vec<LogEntry>>> {
         permit(ctx, self.class)?;
         let class = classify(ctx, self.part("LogEntry"))?;
-        let rows = load(ctx, LogsOfWorkflow(self.row.id)).await?.unwrap_or_default();
-        Ok(Some(rows.into_iter().map(|row| LogEntry { row, class }).collect()))
+        let rows = load(ctx, LogsOfWorkflow(self.row.id))
+            .await?
+            .unwrap_or_default();
+        Ok(Some(
+            rows.into_iter()
+                .map(|row| LogEntry { row, class })
+                .collect(),
+        ))
     }
     /// Its queue of pending runs.
     async fn queue(&self, ctx: &Context<'_>) -> Result<Option<Vec<QueueItem>>> {
         permit(ctx, self.class)?;
         let class = classify(ctx, self.part("QueueItem"))?;
-        let rows = load(ctx, QueueOfWorkflow(self.row.id)).await?.unwrap_or_default();
-        Ok(Some(rows.into_iter().map(|row| QueueItem { row, class }).collect()))
+        let rows = load(ctx, QueueOfWorkflow(self.row.id))
+            .await?
+            .unwrap_or_default();
+        Ok(Some(
+            rows.into_iter()
+                .map(|row| QueueItem { row, class })
+                .collect(),
+        ))
     }
     /// The bot runners assigned to run it (those you may see).
     async fn assigned_bot_runners(&self, ctx: &Context<'_>) -> Result<Option<Vec<BotRunner>>> {
         permit(ctx, self.class)?;
-        let rows = load(ctx, BotRunnersOfWorkflow(self.row.id)).await?.unwrap_or_default();
+        let rows = load(ctx, BotRunnersOfWorkflow(self.row.id))
+            .await?
+            .unwrap_or_default();
         BotRunner::build(ctx, rows).await.map(Some)
     }
 }
@@ -293,7 +345,10 @@ impl Build for BotRunner {
             .map_err(|e| e.to_graphql())?;
         rows.into_iter()
             .map(|row| {
-                let groups = groups.get(&GroupsOfBotRunner(row.id)).cloned().unwrap_or_default();
+                let groups = groups
+                    .get(&GroupsOfBotRunner(row.id))
+                    .cloned()
+                    .unwrap_or_default();
                 let class = classify(ctx, Resource::grouped("BotRunner", groups.iter().copied()))?;
                 Ok(Self { row, class, groups })
             })
@@ -329,11 +384,23 @@ impl BotRunner {
         security_groups(ctx, self.groups.clone()).await.map(Some)
     }
     /// Its registration tokens (never the token itself).
-    async fn registration_tokens(&self, ctx: &Context<'_>) -> Result<Option<Vec<RegistrationToken>>> {
+    async fn registration_tokens(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<RegistrationToken>>> {
         permit(ctx, self.class)?;
-        let class = classify(ctx, Resource::grouped("RegistrationToken", self.groups.iter().copied()))?;
-        let rows = load(ctx, TokensOfBotRunner(self.row.id)).await?.unwrap_or_default();
-        Ok(Some(rows.into_iter().map(|row| RegistrationToken { row, class }).collect()))
+        let class = classify(
+            ctx,
+            Resource::grouped("RegistrationToken", self.groups.iter().copied()),
+        )?;
+        let rows = load(ctx, TokensOfBotRunner(self.row.id))
+            .await?
+            .unwrap_or_default();
+        Ok(Some(
+            rows.into_iter()
+                .map(|row| RegistrationToken { row, class })
+                .collect(),
+        ))
     }
 }
 

@@ -36,12 +36,20 @@ impl Build for Process {
             .map_err(|e| e.to_graphql())?;
         rows.into_iter()
             .map(|row| {
-                let groups = groups.get(&GroupsOfProcess(row.id)).cloned().unwrap_or_default();
-                let launcher = launchers.get(&LaunchersOfProcess(row.id)).is_some_and(|l| l.contains(&me));
+                let groups = groups
+                    .get(&GroupsOfProcess(row.id))
+                    .cloned()
+                    .unwrap_or_default();
+                let launcher = launchers
+                    .get(&LaunchersOfProcess(row.id))
+                    .is_some_and(|l| l.contains(&me));
                 let relations = Relation::NONE
                     .with(Relation::CREATOR, row.created_by == me)
                     .with(Relation::LAUNCHER, launcher);
-                let class = classify(ctx, Resource::grouped("Process", groups.iter().copied()).related(relations))?;
+                let class = classify(
+                    ctx,
+                    Resource::grouped("Process", groups.iter().copied()).related(relations),
+                )?;
                 Ok(Self { row, class, groups })
             })
             .collect()
@@ -70,13 +78,18 @@ impl Process {
     /// Who may launch it.
     async fn launch_permissions(&self, ctx: &Context<'_>) -> Result<Option<Vec<User>>> {
         permit(ctx, self.class)?;
-        let ids = load(ctx, LaunchersOfProcess(self.row.id)).await?.unwrap_or_default();
+        let ids = load(ctx, LaunchersOfProcess(self.row.id))
+            .await?
+            .unwrap_or_default();
         let found = request(ctx)?
             .loader
             .load_many(ids.iter().copied().map(UserById))
             .await
             .map_err(|e| e.to_graphql())?;
-        let rows = ids.into_iter().filter_map(|id| found.get(&UserById(id)).cloned()).collect();
+        let rows = ids
+            .into_iter()
+            .filter_map(|id| found.get(&UserById(id)).cloned())
+            .collect();
         User::build(ctx, rows).await.map(Some)
     }
     /// Its security groups (those you may see).
@@ -85,10 +98,19 @@ impl Process {
         security_groups(ctx, self.groups.clone()).await.map(Some)
     }
     /// Its jobs (those you may see).
-    async fn jobs(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Job>>> {
+    async fn jobs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<Job>>> {
         permit(ctx, self.class)?;
-        let rows = load(ctx, JobsOfProcess(self.row.id)).await?.unwrap_or_default();
-        nested::<Job>(ctx, rows, |r| r.id, first, after).await.map(Some)
+        let rows = load(ctx, JobsOfProcess(self.row.id))
+            .await?
+            .unwrap_or_default();
+        nested::<Job>(ctx, rows, |r| r.id, first, after)
+            .await
+            .map(Some)
     }
 }
 
@@ -142,10 +164,19 @@ impl Job {
         Ok(read(ctx, self.class, || self.row.finished_at)?.flatten())
     }
     /// Its tasks (those you may see).
-    async fn tasks(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Task>>> {
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<Task>>> {
         permit(ctx, self.class)?;
-        let rows = load(ctx, TasksOfJob(self.row.id)).await?.unwrap_or_default();
-        nested::<Task>(ctx, rows, |r| r.id, first, after).await.map(Some)
+        let rows = load(ctx, TasksOfJob(self.row.id))
+            .await?
+            .unwrap_or_default();
+        nested::<Task>(ctx, rows, |r| r.id, first, after)
+            .await
+            .map(Some)
     }
 }
 
@@ -162,7 +193,8 @@ impl Build for Task {
         let me = request(ctx)?.guard.principal().user;
         rows.into_iter()
             .map(|row| {
-                let relations = Relation::NONE.with(Relation::ASSIGNEE, row.assignee_id == Some(me));
+                let relations =
+                    Relation::NONE.with(Relation::ASSIGNEE, row.assignee_id == Some(me));
                 let class = classify(ctx, Resource::plain("Task").related(relations))?;
                 Ok(Self { row, class })
             })
@@ -197,7 +229,9 @@ impl Task {
     /// The form to fill in.
     async fn form(&self, ctx: &Context<'_>) -> Result<Option<Form>> {
         permit(ctx, self.class)?;
-        let Some(id) = self.row.form_id else { return Ok(None) };
+        let Some(id) = self.row.form_id else {
+            return Ok(None);
+        };
         build_one(ctx, load(ctx, FormById(id)).await?).await
     }
 }
@@ -230,7 +264,12 @@ impl Form {
     /// The names of its fields.
     async fn field_names(&self, ctx: &Context<'_>) -> Result<Option<Vec<&str>>> {
         read(ctx, self.class, || {
-            self.row.field_names.split(',').map(str::trim).filter(|f| !f.is_empty()).collect()
+            self.row
+                .field_names
+                .split(',')
+                .map(str::trim)
+                .filter(|f| !f.is_empty())
+                .collect()
         })
     }
 }

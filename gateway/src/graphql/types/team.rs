@@ -5,7 +5,9 @@ use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 use sea_orm::Condition as Where;
 
-use super::{Build, Orchestrator, Process, Workflow, BotRunner, Job, Task, Form, build_one, listed, nested};
+use super::{
+    BotRunner, Build, Form, Job, Orchestrator, Process, Task, Workflow, build_one, listed, nested,
+};
 use crate::authz::{ClassId, PolicyInfo as Info, Relation, Resource};
 use crate::graphql::connection::Connection;
 use crate::graphql::context::{classify, load, permit, read, request};
@@ -49,63 +51,148 @@ impl Team {
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Membership>> {
         permit(ctx, self.class)?;
         let data = request(ctx)?;
-        let row = crate::store::read::owner(&data.db, &data.guard).await.map_err(|e| e.to_graphql())?;
+        let row = crate::store::read::owner(&data.db, &data.guard)
+            .await
+            .map_err(|e| e.to_graphql())?;
         build_one(ctx, row).await
     }
     /// The members, with their roles and products.
-    async fn members(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Membership>>> {
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<Membership>>> {
         permit(ctx, self.class)?;
-        listed::<membership::Entity, _>(ctx, Where::all(), membership::Column::Id, first, after).await.map(Some)
+        listed::<membership::Entity, _>(ctx, Where::all(), membership::Column::Id, first, after)
+            .await
+            .map(Some)
     }
     /// Invitations sent by the team.
-    async fn invitations(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Invitation>>> {
+    async fn invitations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<Invitation>>> {
         permit(ctx, self.class)?;
-        listed::<invitation::Entity, _>(ctx, Where::all(), invitation::Column::Id, first, after).await.map(Some)
+        listed::<invitation::Entity, _>(ctx, Where::all(), invitation::Column::Id, first, after)
+            .await
+            .map(Some)
     }
     /// Security groups.
-    async fn security_groups(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<SecurityGroup>>> {
+    async fn security_groups(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<SecurityGroup>>> {
         permit(ctx, self.class)?;
-        listed::<security_group::Entity, _>(ctx, Where::all(), security_group::Column::Id, first, after).await.map(Some)
+        listed::<security_group::Entity, _>(
+            ctx,
+            Where::all(),
+            security_group::Column::Id,
+            first,
+            after,
+        )
+        .await
+        .map(Some)
     }
     /// Orchestrators.
-    async fn orchestrators(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Orchestrator>>> {
+    async fn orchestrators(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<Orchestrator>>> {
         permit(ctx, self.class)?;
-        listed::<orchestrator::Entity, _>(ctx, Where::all(), orchestrator::Column::Id, first, after).await.map(Some)
+        listed::<orchestrator::Entity, _>(ctx, Where::all(), orchestrator::Column::Id, first, after)
+            .await
+            .map(Some)
     }
     /// Workflows of every orchestrator.
-    async fn workflows(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Workflow>>> {
+    async fn workflows(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<Workflow>>> {
         permit(ctx, self.class)?;
-        listed::<workflow::Entity, _>(ctx, Where::all(), workflow::Column::Id, first, after).await.map(Some)
+        listed::<workflow::Entity, _>(ctx, Where::all(), workflow::Column::Id, first, after)
+            .await
+            .map(Some)
     }
     /// Bot runners.
-    async fn bot_runners(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<BotRunner>>> {
+    async fn bot_runners(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<BotRunner>>> {
         permit(ctx, self.class)?;
-        listed::<bot_runner::Entity, _>(ctx, Where::all(), bot_runner::Column::Id, first, after).await.map(Some)
+        listed::<bot_runner::Entity, _>(ctx, Where::all(), bot_runner::Column::Id, first, after)
+            .await
+            .map(Some)
     }
     /// Process Hub processes.
-    async fn processes(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Process>>> {
+    async fn processes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<Process>>> {
         permit(ctx, self.class)?;
-        listed::<process::Entity, _>(ctx, Where::all(), process::Column::Id, first, after).await.map(Some)
+        listed::<process::Entity, _>(ctx, Where::all(), process::Column::Id, first, after)
+            .await
+            .map(Some)
     }
     /// Process Hub jobs.
-    async fn jobs(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Job>>> {
+    async fn jobs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<Job>>> {
         permit(ctx, self.class)?;
-        listed::<job::Entity, _>(ctx, Where::all(), job::Column::Id, first, after).await.map(Some)
+        listed::<job::Entity, _>(ctx, Where::all(), job::Column::Id, first, after)
+            .await
+            .map(Some)
     }
     /// Process Hub tasks.
-    async fn tasks(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Task>>> {
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<Task>>> {
         permit(ctx, self.class)?;
-        listed::<task::Entity, _>(ctx, Where::all(), task::Column::Id, first, after).await.map(Some)
+        listed::<task::Entity, _>(ctx, Where::all(), task::Column::Id, first, after)
+            .await
+            .map(Some)
     }
     /// Process Hub forms.
-    async fn forms(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Form>>> {
+    async fn forms(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<Form>>> {
         permit(ctx, self.class)?;
-        listed::<form::Entity, _>(ctx, Where::all(), form::Column::Id, first, after).await.map(Some)
+        listed::<form::Entity, _>(ctx, Where::all(), form::Column::Id, first, after)
+            .await
+            .map(Some)
     }
     /// The audit log, oldest first.
-    async fn audit_log(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<AuditEntry>>> {
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<AuditEntry>>> {
         permit(ctx, self.class)?;
-        listed::<audit_entry::Entity, _>(ctx, Where::all(), audit_entry::Column::Id, first, after).await.map(Some)
+        listed::<audit_entry::Entity, _>(ctx, Where::all(), audit_entry::Column::Id, first, after)
+            .await
+            .map(Some)
     }
 }
 
@@ -227,7 +314,11 @@ impl Membership {
             use sea_orm::Iterable;
             return Ok(Some(Product::iter().collect()));
         }
-        Ok(Some(load(ctx, ProductsOfMembership(self.row.id)).await?.unwrap_or_default()))
+        Ok(Some(
+            load(ctx, ProductsOfMembership(self.row.id))
+                .await?
+                .unwrap_or_default(),
+        ))
     }
     /// Their Orchestrator role.
     async fn orchestrator_role(&self, ctx: &Context<'_>) -> Result<Option<OrchestratorRole>> {
@@ -244,7 +335,9 @@ impl Membership {
     /// The security groups they belong to (those you may see).
     async fn security_groups(&self, ctx: &Context<'_>) -> Result<Option<Vec<SecurityGroup>>> {
         permit(ctx, self.class)?;
-        let ids = load(ctx, GroupsOfUser(self.row.user_id)).await?.unwrap_or_default();
+        let ids = load(ctx, GroupsOfUser(self.row.user_id))
+            .await?
+            .unwrap_or_default();
         security_groups(ctx, ids).await.map(Some)
     }
     /// When they joined.
@@ -287,7 +380,9 @@ impl Invitation {
         read(ctx, self.class, || {
             use sea_orm::{ActiveEnum, Iterable};
             let listed: Vec<&str> = self.row.products.split(',').map(str::trim).collect();
-            Product::iter().filter(|p| listed.contains(&p.to_value().as_str())).collect()
+            Product::iter()
+                .filter(|p| listed.contains(&p.to_value().as_str()))
+                .collect()
         })
     }
     /// Who sent it.
@@ -329,7 +424,10 @@ impl Build for SecurityGroup {
 }
 
 /// Loads and builds the visible security groups among `ids`, in id order.
-pub(crate) async fn security_groups(ctx: &Context<'_>, mut ids: Vec<i32>) -> Result<Vec<SecurityGroup>> {
+pub(crate) async fn security_groups(
+    ctx: &Context<'_>,
+    mut ids: Vec<i32>,
+) -> Result<Vec<SecurityGroup>> {
     ids.sort_unstable();
     ids.dedup();
     let found = request(ctx)?
@@ -337,7 +435,10 @@ pub(crate) async fn security_groups(ctx: &Context<'_>, mut ids: Vec<i32>) -> Res
         .load_many(ids.iter().copied().map(SecurityGroupById))
         .await
         .map_err(|e| e.to_graphql())?;
-    let rows = ids.into_iter().filter_map(|id| found.get(&SecurityGroupById(id)).cloned()).collect();
+    let rows = ids
+        .into_iter()
+        .filter_map(|id| found.get(&SecurityGroupById(id)).cloned())
+        .collect();
     SecurityGroup::build(ctx, rows).await
 }
 
@@ -362,32 +463,63 @@ impl SecurityGroup {
     /// Its members.
     async fn members(&self, ctx: &Context<'_>) -> Result<Option<Vec<User>>> {
         permit(ctx, self.class)?;
-        let rows = load(ctx, MembersOfSecurityGroup(self.row.id)).await?.unwrap_or_default();
+        let rows = load(ctx, MembersOfSecurityGroup(self.row.id))
+            .await?
+            .unwrap_or_default();
         User::build(ctx, rows).await.map(Some)
     }
     /// Its orchestrator (at most one).
     async fn orchestrator(&self, ctx: &Context<'_>) -> Result<Option<Orchestrator>> {
         permit(ctx, self.class)?;
-        let Some(id) = self.row.orchestrator_id else { return Ok(None) };
+        let Some(id) = self.row.orchestrator_id else {
+            return Ok(None);
+        };
         build_one(ctx, load(ctx, OrchestratorById(id)).await?).await
     }
     /// Its workflows.
-    async fn workflows(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Workflow>>> {
+    async fn workflows(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<Workflow>>> {
         permit(ctx, self.class)?;
-        let rows = load(ctx, WorkflowsOfSecurityGroup(self.row.id)).await?.unwrap_or_default();
-        nested::<Workflow>(ctx, rows, |r| r.id, first, after).await.map(Some)
+        let rows = load(ctx, WorkflowsOfSecurityGroup(self.row.id))
+            .await?
+            .unwrap_or_default();
+        nested::<Workflow>(ctx, rows, |r| r.id, first, after)
+            .await
+            .map(Some)
     }
     /// Its bot runners.
-    async fn bot_runners(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<BotRunner>>> {
+    async fn bot_runners(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<BotRunner>>> {
         permit(ctx, self.class)?;
-        let rows = load(ctx, BotRunnersOfSecurityGroup(self.row.id)).await?.unwrap_or_default();
-        nested::<BotRunner>(ctx, rows, |r| r.id, first, after).await.map(Some)
+        let rows = load(ctx, BotRunnersOfSecurityGroup(self.row.id))
+            .await?
+            .unwrap_or_default();
+        nested::<BotRunner>(ctx, rows, |r| r.id, first, after)
+            .await
+            .map(Some)
     }
     /// Its Process Hub processes.
-    async fn processes(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Option<Connection<Process>>> {
+    async fn processes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<Process>>> {
         permit(ctx, self.class)?;
-        let rows = load(ctx, ProcessesOfSecurityGroup(self.row.id)).await?.unwrap_or_default();
-        nested::<Process>(ctx, rows, |r| r.id, first, after).await.map(Some)
+        let rows = load(ctx, ProcessesOfSecurityGroup(self.row.id))
+            .await?
+            .unwrap_or_default();
+        nested::<Process>(ctx, rows, |r| r.id, first, after)
+            .await
+            .map(Some)
     }
 }
 
@@ -408,7 +540,10 @@ impl Build for AuditEntry {
             .map_err(|e| e.to_graphql())?;
         rows.into_iter()
             .map(|row| {
-                let ids = groups.get(&GroupsOfAuditEntry(row.id)).cloned().unwrap_or_default();
+                let ids = groups
+                    .get(&GroupsOfAuditEntry(row.id))
+                    .cloned()
+                    .unwrap_or_default();
                 let class = classify(ctx, Resource::grouped("AuditEntry", ids))?;
                 Ok(Self { row, class })
             })
@@ -446,7 +581,9 @@ impl AuditEntry {
     /// The security groups of the target (those you may see).
     async fn security_groups(&self, ctx: &Context<'_>) -> Result<Option<Vec<SecurityGroup>>> {
         permit(ctx, self.class)?;
-        let ids = load(ctx, GroupsOfAuditEntry(self.row.id)).await?.unwrap_or_default();
+        let ids = load(ctx, GroupsOfAuditEntry(self.row.id))
+            .await?
+            .unwrap_or_default();
         security_groups(ctx, ids).await.map(Some)
     }
 }
