@@ -1,1 +1,239 @@
-//! Test support.
+//! Support for the end-to-end tests: a real gateway on a real port, with a fresh SQLite
+//! database holding the demo data, and a client that speaks to it over HTTP.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{Context as _, bail};
+use fieldguard::authz::LoadedPolicy;
+use fieldguard::http::auth::Authenticator;
+use fieldguard::{AppState, demo, store};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// The signing secret every test server uses.
+pub const SECRET: &str = "end-to-end-test-secret";
+
+/// A running gateway.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// What the server shares between requests (its policy can be swapped through it).
+    pub state: AppState,
+    /// How many SQL statements the server has run.
+    pub statements: Arc<AtomicUsize>,
+    tokens: HashMap<String, String>,
+    client: reqwest::Client,
+    dir: PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+/// A response: status and JSON body.
+#[derive(Debug)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: Value,
+}
+
+impl Reply {
+    /// The value at a path of `data`, e.g. `["team", "name"]`.
+    pub fn data(&self, path: &[&str]) -> &Value {
+        path.iter().fold(&self.body["data"], |value, key| {
+            match key.parse::<usize>() {
+                Ok(index) => &value[index],
+                Err(_) => &value[*key],
+            }
+        })
+    }
+
+    /// The errors, empty if none.
+    pub fn errors(&self) -> Vec<Value> {
+        self.body["errors"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The code of the error at `path` (names and indexes, joined by dots), if any.
+    pub fn error_code_at(&self, path: &str) -> Option<String> {
+        self.errors().iter().find_map(|error| {
+            let at: Vec<String> = error["path"]
+                .as_array()?
+                .iter()
+                .map(|segment| match segment {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            (at.join(".") == path).then(|| {
+                error["extensions"]["code"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+        })
+    }
+}
+
+fn unique_dir() -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!(
+        "fieldguard-e2e-{}-{n}-{}",
+        std::process::id(),
+        rand_suffix()
+    ))
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+impl TestServer {
+    /// A gateway enforcing the built-in policy.
+    pub async fn start() -> anyhow::Result<Self> {
+        Self::with_policy(LoadedPolicy::builtin()?).await
+    }
+
+    /// A gateway enforcing `policy`, over the demo data.
+    pub async fn with_policy(policy: LoadedPolicy) -> anyhow::Result<Self> {
+        let dir = unique_dir();
+        std::fs::create_dir_all(&dir)?;
+        let url = format!("sqlite://{}?mode=rwc", dir.join("test.db").display());
+        let mut db = store::open(&url).await?;
+        let users = demo::seed(&db).await?;
+        let statements = Arc::new(AtomicUsize::new(0));
+        let counter = statements.clone();
+        let log_sql = std::env::var_os("FIELDGUARD_TEST_LOG_SQL").is_some();
+        db.set_metric_callback(move |info| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            if log_sql {
+                eprintln!("SQL {}", info.statement.sql);
+            }
+        });
+        let auth = Authenticator::hs256(SECRET.as_bytes());
+        let mut tokens = HashMap::new();
+        for user in &users {
+            tokens.insert(
+                user.email.clone(),
+                auth.mint(user.id, Some(user.team), 3600)?,
+            );
+        }
+        let state = AppState::new(db, policy, auth);
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let served = state.clone();
+        tokio::spawn(async move {
+            let _ = fieldguard::serve(listener, served, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Ok(Self {
+            url: format!("http://{address}"),
+            state,
+            statements,
+            tokens,
+            client: reqwest::Client::new(),
+            dir,
+            shutdown: Some(tx),
+        })
+    }
+
+    /// The token of a demo user, by email.
+    pub fn token(&self, email: &str) -> anyhow::Result<&str> {
+        self.tokens
+            .get(email)
+            .map(String::as_str)
+            .with_context(|| format!("no demo user {email}"))
+    }
+
+    /// Sends a query as a demo user.
+    pub async fn query(&self, email: &str, query: &str) -> anyhow::Result<Reply> {
+        let token = self.token(email)?.to_owned();
+        self.post(
+            &[("authorization", &format!("Bearer {token}"))],
+            &json!({ "query": query }).to_string(),
+        )
+        .await
+    }
+
+    /// Sends a query as a demo user, acting in another team.
+    pub async fn query_in(&self, email: &str, team: i32, query: &str) -> anyhow::Result<Reply> {
+        let token = self.token(email)?.to_owned();
+        let headers = [
+            ("authorization", format!("Bearer {token}")),
+            ("x-fieldguard-team", team.to_string()),
+        ];
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.post(&headers, &json!({ "query": query }).to_string())
+            .await
+    }
+
+    /// Posts a raw body to `/graphql` with these headers.
+    pub async fn post(&self, headers: &[(&str, &str)], body: &str) -> anyhow::Result<Reply> {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.url))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        let body =
+            serde_json::from_str(&text).with_context(|| format!("the body is not JSON: {text}"))?;
+        Ok(Reply { status, body })
+    }
+
+    /// A GET request; returns status, content type and body.
+    pub async fn get(&self, path: &str) -> anyhow::Result<(u16, String, String)> {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Ok((status, content_type, response.text().await?))
+    }
+
+    /// How many statements the server has run so far.
+    pub fn statement_count(&self) -> usize {
+        self.statements.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Fails with the whole reply when `condition` does not hold.
+pub fn ensure(condition: bool, what: &str, reply: &Reply) -> anyhow::Result<()> {
+    if condition {
+        Ok(())
+    } else {
+        bail!(
+            "{what}\nreply: {}",
+            serde_json::to_string_pretty(&reply.body)?
+        )
+    }
+}

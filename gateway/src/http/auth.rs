@@ -93,17 +93,21 @@ impl Authenticator {
 
     /// Mints a token for `user`, valid for `ttl_seconds`.
     pub fn mint(&self, user: i32, team: Option<i32>, ttl_seconds: u64) -> Result<String, Error> {
-        let encoding = self.encoding.as_ref().ok_or_else(|| {
-            Error::Config("tokens can be minted only with a shared secret (HS256)".into())
-        })?;
         let now = chrono::Utc::now().timestamp().max(0) as u64;
-        let claims = Claims {
+        self.sign(&Claims {
             sub: user.to_string(),
             exp: now + ttl_seconds,
             iat: now,
             team,
-        };
-        encode(&Header::new(Algorithm::HS256), &claims, encoding)
+        })
+    }
+
+    /// Signs claims as they are (HS256 only).
+    pub fn sign(&self, claims: &Claims) -> Result<String, Error> {
+        let encoding = self.encoding.as_ref().ok_or_else(|| {
+            Error::Config("tokens can be signed only with a shared secret (HS256)".into())
+        })?;
+        encode(&Header::new(Algorithm::HS256), claims, encoding)
             .map_err(|e| Error::Config(format!("cannot sign a token: {e}")))
     }
 }

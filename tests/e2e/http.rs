@@ -1,0 +1,147 @@
+//! The HTTP edge: authentication, malformed requests, health, GraphiQL.
+
+use fieldguard::http::auth::{Authenticator, Claims};
+use fieldguard_e2e::{TestServer, ensure};
+
+fn chrono_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn missing_malformed_and_wrongly_signed_tokens_get_401() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let body = r#"{"query":"{ me { email } }"}"#;
+    let other_secret = Authenticator::hs256(b"some-other-secret-entirely").mint(1, None, 60)?;
+    let now = chrono_now();
+    let expired = Authenticator::hs256(fieldguard_e2e::SECRET.as_bytes()).sign(&Claims {
+        sub: "1".into(),
+        exp: now - 60,
+        iat: now - 120,
+        team: None,
+    })?;
+    let cases = [
+        None,
+        Some("Basic abc".to_owned()),
+        Some("Bearer not.a.jwt".to_owned()),
+        Some(format!("Bearer {other_secret}")),
+        Some(format!("Bearer {expired}")),
+    ];
+    for authorization in &cases {
+        let headers: Vec<(&str, &str)> = authorization
+            .iter()
+            .map(|v| ("authorization", v.as_str()))
+            .collect();
+        let reply = server.post(&headers, body).await?;
+        ensure(
+            reply.status == 401,
+            &format!("401 for {authorization:?}"),
+            &reply,
+        )?;
+        ensure(
+            reply.body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED",
+            "code",
+            &reply,
+        )?;
+        ensure(reply.body["data"].is_null(), "no data", &reply)?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_team_the_user_is_not_in_is_refused() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let reply = server
+        .query_in("olivia.owner@acme.test", 2, "{ me { email } }")
+        .await?;
+    ensure(reply.status == 401, "not a member of Globex", &reply)?;
+    let reply = server
+        .query_in(
+            "casey.consultant@both.test",
+            2,
+            "{ team { name } myTeams { name acting } }",
+        )
+        .await?;
+    ensure(
+        reply.data(&["team", "name"]) == "Globex Services",
+        "casey acts in Globex",
+        &reply,
+    )?;
+    ensure(
+        reply.data(&["myTeams"]).as_array().map(Vec::len) == Some(2),
+        "casey has two teams",
+        &reply,
+    )
+}
+
+#[tokio::test]
+async fn malformed_graphql_gets_400_with_a_graphql_error() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let token = format!("Bearer {}", server.token("olivia.owner@acme.test")?);
+    for body in [
+        r#"{"query":"{ me { email "}"#,
+        r#"{"query":"{ me { nope } }"}"#,
+        r#"{"query":"#,
+        "not json",
+    ] {
+        let reply = server.post(&[("authorization", &token)], body).await?;
+        ensure(reply.status == 400, &format!("400 for {body}"), &reply)?;
+        ensure(
+            reply.body["errors"][0]["extensions"]["code"] == "INVALID_INPUT",
+            "code",
+            &reply,
+        )?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn unknown_ids_are_null_without_error() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let reply = server
+        .query(
+            "olivia.owner@acme.test",
+            r#"{ workflow(id: "99999") { name } other: process(id: "not-an-id") { name } }"#,
+        )
+        .await?;
+    ensure(
+        reply.status == 200 && reply.errors().is_empty(),
+        "no errors",
+        &reply,
+    )?;
+    ensure(
+        reply.data(&["workflow"]).is_null() && reply.data(&["other"]).is_null(),
+        "nulls",
+        &reply,
+    )
+}
+
+#[tokio::test]
+async fn health_and_graphiql_are_served() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let (status, _, body) = server.get("/healthz").await?;
+    anyhow::ensure!(
+        status == 200 && body.contains("\"ok\"") && body.contains("sha256:"),
+        "healthz: {body}"
+    );
+    let (status, content_type, page) = server.get("/graphql").await?;
+    anyhow::ensure!(
+        status == 200
+            && content_type.starts_with("text/html")
+            && page.contains("/graphiql/graphiql.js")
+    );
+    for asset in ["react.js", "react-dom.js", "graphiql.js", "graphiql.css"] {
+        let (status, _, body) = server.get(&format!("/graphiql/{asset}")).await?;
+        anyhow::ensure!(status == 200, "{asset}: {status}");
+        anyhow::ensure!(
+            !body.contains("FIELDGUARD_GRAPHIQL_MISSING"),
+            "{asset} was not bundled (is npm installed?)"
+        );
+        anyhow::ensure!(body.len() > 10_000, "{asset} is only {} bytes", body.len());
+    }
+    let (status, _, _) = server.get("/graphiql/nothing.js").await?;
+    anyhow::ensure!(status == 404);
+    Ok(())
+}

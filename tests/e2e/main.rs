@@ -1,0 +1,9 @@
+//! End-to-end tests: the real gateway, over real HTTP, with the real policy module built from
+//! `policy-wasm/`, on a fresh SQLite database holding the demo data.
+//!
+//! One test binary, a module per area.
+
+mod http;
+mod roles;
+mod schema;
+mod statements;
