@@ -3,6 +3,8 @@
 //!
 //! One test binary, a module per area.
 
+mod every_field;
+mod hostile;
 mod http;
 mod roles;
 mod schema;

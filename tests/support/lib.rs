@@ -237,3 +237,25 @@ pub fn ensure(condition: bool, what: &str, reply: &Reply) -> anyhow::Result<()> 
         )
     }
 }
+
+/// The bytes of a fixture policy from `tests/policies/`, by behaviour.
+pub fn fixture_policy(behaviour: &str) -> anyhow::Result<&'static [u8]> {
+    Ok(match behaviour {
+        "deny-all" => include_bytes!(env!("FIELDGUARD_TEST_POLICY_DENY_ALL")),
+        "deny-leaves" => include_bytes!(env!("FIELDGUARD_TEST_POLICY_DENY_LEAVES")),
+        "trap" => include_bytes!(env!("FIELDGUARD_TEST_POLICY_TRAP")),
+        "spin" => include_bytes!(env!("FIELDGUARD_TEST_POLICY_SPIN")),
+        "short" => include_bytes!(env!("FIELDGUARD_TEST_POLICY_SHORT")),
+        "hoard" => include_bytes!(env!("FIELDGUARD_TEST_POLICY_HOARD")),
+        other => bail!("no fixture policy {other}"),
+    })
+}
+
+/// A gateway enforcing a fixture policy.
+pub async fn with_fixture(behaviour: &str) -> anyhow::Result<TestServer> {
+    TestServer::with_policy(LoadedPolicy::from_wasm(
+        fixture_policy(behaviour)?,
+        format!("fixture:{behaviour}"),
+    )?)
+    .await
+}

@@ -1,0 +1,290 @@
+//! Every field of every object type goes through the policy.
+//!
+//! The walk reads `schema.graphql`, builds queries that reach every object type and select
+//! every field, and runs them against policies that refuse: each field must come back `null`
+//! with `FORBIDDEN` (or its object must be absent) — reached directly, through aliases, through
+//! inline fragments and through named fragments. A field added to the schema is walked too.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+
+use fieldguard_e2e::{Reply, ensure, with_fixture};
+use serde_json::Value;
+
+/// A field of an object type.
+#[derive(Debug, Clone)]
+struct Field {
+    name: String,
+    /// The named type, without list and non-null wrappers.
+    base: String,
+    /// Arguments without which the field cannot be selected.
+    required: Vec<String>,
+}
+
+/// What the walk needs of the schema.
+struct Sdl {
+    objects: BTreeMap<String, Vec<Field>>,
+}
+
+impl Sdl {
+    fn load() -> anyhow::Result<Self> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema.graphql");
+        let text = std::fs::read_to_string(path)?;
+        let mut objects = BTreeMap::new();
+        let mut current: Option<(String, Vec<Field>)> = None;
+        let mut in_description = false;
+        for line in text.lines().map(str::trim) {
+            if line.starts_with("\"\"\"") {
+                in_description = !(line.len() > 3 && line.ends_with("\"\"\"")) && !in_description;
+                continue;
+            }
+            if in_description || line.is_empty() || line.starts_with('"') {
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("type ") {
+                let name = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                current = Some((name, Vec::new()));
+            } else if line == "}" {
+                if let Some((name, fields)) = current.take() {
+                    objects.insert(name, fields);
+                }
+            } else if let Some((_, fields)) = current.as_mut() {
+                let (head, ty) = line.rsplit_once(':').unwrap_or((line, ""));
+                let (name, args) = head.split_once('(').unwrap_or((head, ""));
+                let required = args
+                    .trim_end_matches(')')
+                    .split(',')
+                    .filter(|arg| arg.trim_end().ends_with('!') && !arg.contains('='))
+                    .filter_map(|arg| arg.split(':').next().map(|n| n.trim().to_owned()))
+                    .collect();
+                let base = ty
+                    .trim()
+                    .trim_matches(|c| c == '[' || c == ']' || c == '!')
+                    .to_owned();
+                fields.push(Field {
+                    name: name.trim().to_owned(),
+                    base,
+                    required,
+                });
+            }
+        }
+        Ok(Self { objects })
+    }
+
+    fn is_object(&self, name: &str) -> bool {
+        self.objects.contains_key(name)
+    }
+}
+
+/// How the walk selects fields.
+#[derive(Clone, Copy, Debug)]
+enum Style {
+    Direct,
+    Aliased,
+    InlineFragments,
+    NamedFragments,
+}
+
+struct Walk<'a> {
+    sdl: &'a Sdl,
+    style: Style,
+    /// Where each object type is expanded: its shallowest occurrence, (parent type, field).
+    site: HashMap<String, (String, String)>,
+    fragments: Vec<String>,
+}
+
+impl Walk<'_> {
+    fn selection(&mut self, type_name: &str) -> String {
+        let fields = self.sdl.objects.get(type_name).cloned().unwrap_or_default();
+        let mut parts = Vec::new();
+        for field in fields {
+            let args = if field.required.is_empty() {
+                String::new()
+            } else {
+                let args: Vec<String> = field
+                    .required
+                    .iter()
+                    .map(|a| format!("{a}: \"1\""))
+                    .collect();
+                format!("({})", args.join(", "))
+            };
+            let key = match self.style {
+                Style::Aliased => format!("alias_{}: {}", field.name, field.name),
+                _ => field.name.clone(),
+            };
+            if !self.sdl.is_object(&field.base) {
+                parts.push(format!("{key}{args}"));
+            } else if self.site.get(&field.base)
+                == Some(&(type_name.to_owned(), field.name.clone()))
+            {
+                let inner = self.selection(&field.base);
+                parts.push(format!("{key}{args} {{ {inner} }}"));
+            } else {
+                parts.push(format!("{key}{args} {{ __typename }}"));
+            }
+        }
+        let fields = parts.join(" ");
+        match self.style {
+            Style::Direct | Style::Aliased => fields,
+            Style::InlineFragments => format!("... on {type_name} {{ {fields} }}"),
+            Style::NamedFragments => {
+                self.fragments.push(format!(
+                    "fragment All{type_name} on {type_name} {{ {fields} }}"
+                ));
+                format!("...All{type_name}")
+            }
+        }
+    }
+
+    /// Assigns each object type to its shallowest occurrence, breadth first from `Query`, so
+    /// that it is reached through the shortest path (the likeliest to hold data).
+    fn sites(sdl: &Sdl) -> HashMap<String, (String, String)> {
+        let mut site = HashMap::new();
+        let mut seen = HashSet::from(["Query".to_owned()]);
+        let mut queue = VecDeque::from(["Query".to_owned()]);
+        while let Some(type_name) = queue.pop_front() {
+            for field in sdl.objects.get(&type_name).into_iter().flatten() {
+                if sdl.is_object(&field.base) && seen.insert(field.base.clone()) {
+                    site.insert(field.base.clone(), (type_name.clone(), field.name.clone()));
+                    queue.push_back(field.base.clone());
+                }
+            }
+        }
+        site
+    }
+
+    fn query(sdl: &Sdl, style: Style) -> String {
+        let mut walk = Walk {
+            sdl,
+            style,
+            site: Self::sites(sdl),
+            fragments: Vec::new(),
+        };
+        let root = walk.selection("Query");
+        format!("query Walk {{ {root} }} {}", walk.fragments.join(" "))
+    }
+}
+
+/// The `Type.field` pairs the errors of a reply say were refused.
+fn refused(reply: &Reply) -> anyhow::Result<BTreeSet<String>> {
+    let mut refused = BTreeSet::new();
+    for error in reply.errors() {
+        anyhow::ensure!(
+            error["extensions"]["code"] == "FORBIDDEN",
+            "an error other than FORBIDDEN: {error}"
+        );
+        let message = error["message"].as_str().unwrap_or_default();
+        if let Some(field) = message.split('`').nth(1) {
+            refused.insert(field.to_owned());
+        }
+    }
+    Ok(refused)
+}
+
+/// Fails if any value other than `__typename` made it into the data.
+fn no_value_leaked(value: &Value, path: &str) -> anyhow::Result<()> {
+    match value {
+        Value::Null => Ok(()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| no_value_leaked(v, &format!("{path}.{i}"))),
+        Value::Object(map) => map
+            .iter()
+            .filter(|(key, _)| key.as_str() != "__typename")
+            .try_for_each(|(key, v)| no_value_leaked(v, &format!("{path}.{key}"))),
+        leaked => anyhow::bail!("{path} leaked {leaked}"),
+    }
+}
+
+#[tokio::test]
+async fn with_every_leaf_refused_every_field_of_every_type_is_null_and_forbidden()
+-> anyhow::Result<()> {
+    let sdl = Sdl::load()?;
+    let server = with_fixture("deny-leaves").await?;
+    for style in [
+        Style::Direct,
+        Style::Aliased,
+        Style::InlineFragments,
+        Style::NamedFragments,
+    ] {
+        let query = Walk::query(&sdl, style);
+        let reply = server.query("olivia.owner@acme.test", &query).await?;
+        if std::env::var_os("FIELDGUARD_TEST_SHOW_WALK").is_some() {
+            eprintln!("{query}\n{}", serde_json::to_string_pretty(&reply.body)?);
+        }
+        ensure(
+            reply.status == 200,
+            &format!("{style:?}: the walk runs"),
+            &reply,
+        )?;
+        no_value_leaked(&reply.body["data"], "data")?;
+        let refused = refused(&reply)?;
+        let mut missing = Vec::new();
+        for (type_name, fields) in &sdl.objects {
+            for field in fields.iter().filter(|f| !sdl.is_object(&f.base)) {
+                let pair = format!("{type_name}.{}", field.name);
+                if !refused.contains(&pair) {
+                    missing.push(pair);
+                }
+            }
+        }
+        anyhow::ensure!(
+            missing.is_empty(),
+            "{style:?}: these fields were neither refused nor reached (is the fixture's NAVIGATION list complete, and is there demo data to reach them?): {missing:?}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn with_everything_denied_every_entry_point_is_null_and_forbidden() -> anyhow::Result<()> {
+    let sdl = Sdl::load()?;
+    let server = with_fixture("deny-all").await?;
+    let roots = sdl.objects.get("Query").cloned().unwrap_or_default();
+    anyhow::ensure!(!roots.is_empty(), "no Query type in schema.graphql");
+    for field in &roots {
+        let args = if field.required.is_empty() {
+            String::new()
+        } else {
+            "(id: \"1\")".to_owned()
+        };
+        let select = if sdl.is_object(&field.base) {
+            " { __typename }"
+        } else {
+            ""
+        };
+        let name = &field.name;
+        for (query, path) in [
+            (format!("{{ {name}{args}{select} }}"), name.clone()),
+            (
+                format!("{{ renamed: {name}{args}{select} }}"),
+                "renamed".to_owned(),
+            ),
+            (
+                format!("{{ ... on Query {{ {name}{args}{select} }} }}"),
+                name.clone(),
+            ),
+            (
+                format!("query {{ ...Roots }} fragment Roots on Query {{ {name}{args}{select} }}"),
+                name.clone(),
+            ),
+        ] {
+            let reply = server.query("olivia.owner@acme.test", &query).await?;
+            ensure(
+                reply.body["data"][&path].is_null(),
+                &format!("{query}: null"),
+                &reply,
+            )?;
+            ensure(
+                reply.error_code_at(&path).as_deref() == Some("FORBIDDEN"),
+                &format!("{query}: FORBIDDEN"),
+                &reply,
+            )?;
+        }
+    }
+    Ok(())
+}
