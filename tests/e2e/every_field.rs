@@ -34,7 +34,10 @@ impl Sdl {
         let mut in_description = false;
         for line in text.lines().map(str::trim) {
             if line.starts_with("\"\"\"") {
-                in_description = !(line.len() > 3 && line.ends_with("\"\"\"")) && !in_description;
+                let whole_description_on_one_line = line.len() > 3 && line.ends_with("\"\"\"");
+                if !whole_description_on_one_line {
+                    in_description = !in_description;
+                }
                 continue;
             }
             if in_description || line.is_empty() || line.starts_with('"') {
