@@ -9,3 +9,4 @@ mod http;
 mod roles;
 mod schema;
 mod statements;
+mod swap;

@@ -201,3 +201,107 @@ impl Guard {
             .get_or_insert_with(|| self.policy.policy.session(&self.principal))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::authz::native::{AllowAll, DenyAll};
+    use crate::authz::{ActivePolicy, Policy, PortalRole, Relation};
+
+    fn principal() -> Principal {
+        Principal {
+            user: 1,
+            team: 1,
+            portal_role: PortalRole::Member,
+            products: vec![],
+            orchestrator_role: None,
+            process_hub_role: None,
+            security_groups: vec![],
+            audit_log_access: false,
+            advanced_access_management: false,
+        }
+    }
+
+    /// Allows everything and counts the checks it is asked.
+    struct Counting(Arc<AtomicUsize>);
+
+    impl Policy for Counting {
+        fn session(&self, _principal: &Principal) -> Box<dyn Session> {
+            Box::new(Counting(self.0.clone()))
+        }
+    }
+
+    impl Session for Counting {
+        fn decide(&mut self, _resources: &[Resource], checks: &[Check]) -> Vec<Decision> {
+            self.0.fetch_add(checks.len(), Ordering::Relaxed);
+            vec![Decision::Allow; checks.len()]
+        }
+        fn visibility(&mut self, type_names: &[&str]) -> Vec<Visibility> {
+            vec![Visibility::All; type_names.len()]
+        }
+    }
+
+    #[test]
+    fn a_thousand_objects_in_three_classes_cost_three_decisions_per_field() {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let policy = Arc::new(LoadedPolicy::native(Counting(asked.clone()), "counting"));
+        let guard = Guard::new(principal(), policy);
+        for n in 0..1000 {
+            let class = guard.classify(Resource::grouped("Workflow", [n % 3]));
+            for field in ["id", "name", "schedule"] {
+                assert_eq!(guard.permit(class, field), Ok(()));
+            }
+        }
+        assert_eq!(asked.load(Ordering::Relaxed), 3 * 3);
+    }
+
+    #[test]
+    fn relations_are_part_of_the_class() {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let guard = Guard::new(
+            principal(),
+            Arc::new(LoadedPolicy::native(Counting(asked.clone()), "counting")),
+        );
+        let mine = guard.classify(Resource::plain("Process").related(Relation::CREATOR));
+        let theirs = guard.classify(Resource::plain("Process"));
+        assert_ne!(mine, theirs);
+        let _ = guard.permit(mine, "name");
+        let _ = guard.permit(theirs, "name");
+        assert_eq!(asked.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn prefetch_decides_a_batch_once() {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let guard = Guard::new(
+            principal(),
+            Arc::new(LoadedPolicy::native(Counting(asked.clone()), "counting")),
+        );
+        let classes: Vec<ClassId> = (0..4)
+            .map(|g| guard.classify(Resource::grouped("Workflow", [g])))
+            .collect();
+        guard.prefetch(&classes, &["id", "name"]);
+        guard.prefetch(&classes, &["id", "name"]);
+        for class in &classes {
+            assert_eq!(guard.permit(*class, "name"), Ok(()));
+        }
+        assert_eq!(asked.load(Ordering::Relaxed), 8);
+    }
+
+    #[test]
+    fn a_request_keeps_the_policy_it_started_with_across_a_swap() {
+        let active = ActivePolicy::new(LoadedPolicy::native(AllowAll, "allow-all"));
+        let in_flight = Guard::new(principal(), active.current());
+        active.replace(LoadedPolicy::native(DenyAll, "deny-all"));
+        let started_after = Guard::new(principal(), active.current());
+
+        let class = in_flight.classify(Resource::plain("Team"));
+        assert_eq!(in_flight.permit(class, "name"), Ok(()));
+        assert_eq!(in_flight.visibility("Workflow"), Visibility::All);
+        let class = started_after.classify(Resource::plain("Team"));
+        assert!(started_after.permit(class, "name").is_err());
+        assert_eq!(started_after.visibility("Workflow"), Visibility::None);
+    }
+}
