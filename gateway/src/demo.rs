@@ -66,14 +66,19 @@ async fn existing_users(db: &DatabaseConnection) -> Result<Vec<DemoUser>, Error>
 }
 
 fn describe(m: &membership::Model) -> String {
+    describe_roles(m.portal_role, m.orchestrator_role, m.process_hub_role)
+}
+
+/// Roles in words: `MEMBER, Orchestrator DEVELOPER`.
+fn describe_roles(
+    portal: PortalRole,
+    orchestrator: Option<OrchestratorRole>,
+    hub: Option<ProcessHubRole>,
+) -> String {
     use sea_orm::ActiveEnum;
-    let mut parts = vec![m.portal_role.to_value()];
-    if let Some(role) = m.orchestrator_role {
-        parts.push(format!("Orchestrator {}", role.to_value()));
-    }
-    if let Some(role) = m.process_hub_role {
-        parts.push(format!("Process Hub {}", role.to_value()));
-    }
+    let mut parts = vec![portal.to_value()];
+    parts.extend(orchestrator.map(|role| format!("Orchestrator {}", role.to_value())));
+    parts.extend(hub.map(|role| format!("Process Hub {}", role.to_value())));
     parts.join(", ")
 }
 
@@ -861,16 +866,10 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
 }
 
 fn describe_member(m: &Member<'_>) -> String {
-    use sea_orm::ActiveEnum;
-    let mut parts = vec![m.role.to_value()];
-    if let Some(role) = m.orchestrator {
-        parts.push(format!("Orchestrator {}", role.to_value()));
-    }
-    if let Some(role) = m.hub {
-        parts.push(format!("Process Hub {}", role.to_value()));
-    }
+    let roles = describe_roles(m.role, m.orchestrator, m.hub);
     if m.groups.is_empty() && m.orchestrator.is_some() {
-        parts.push("no security group".into());
+        format!("{roles}, no security group")
+    } else {
+        roles
     }
-    parts.join(", ")
 }

@@ -38,7 +38,7 @@ fn rule(type_name: &str, field: &str) -> Option<Rule> {
         (
             "Query",
             "me" | "myTeams" | "team" | "orchestrator" | "workflow" | "botRunner" | "process"
-            | "securityGroup" | "policy",
+            | "securityGroup" | "node" | "policy",
         ) => Seen,
         ("MyTeam", "id" | "name" | "portalRole" | "acting") => Seen,
         ("PolicyInfo", "name" | "hash" | "loadedAt" | "source") => Seen,

@@ -23,6 +23,8 @@ struct Field {
 /// What the walk needs of the schema.
 struct Sdl {
     objects: BTreeMap<String, Vec<Field>>,
+    /// Interfaces, with the object types that implement them.
+    interfaces: BTreeMap<String, Vec<String>>,
 }
 
 impl Sdl {
@@ -30,6 +32,7 @@ impl Sdl {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema.graphql");
         let text = std::fs::read_to_string(path)?;
         let mut objects = BTreeMap::new();
+        let mut interfaces: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut current: Option<(String, Vec<Field>)> = None;
         let mut in_description = false;
         for line in text.lines().map(str::trim) {
@@ -49,7 +52,22 @@ impl Sdl {
                     .next()
                     .unwrap_or_default()
                     .to_owned();
+                if let Some((_, implemented)) = rest.split_once(" implements ") {
+                    for interface in implemented.trim_end_matches('{').split('&') {
+                        interfaces
+                            .entry(interface.trim().to_owned())
+                            .or_default()
+                            .push(name.clone());
+                    }
+                }
                 current = Some((name, Vec::new()));
+            } else if let Some(rest) = line.strip_prefix("interface ") {
+                let name = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                interfaces.entry(name).or_default();
             } else if line == "}" {
                 if let Some((name, fields)) = current.take() {
                     objects.insert(name, fields);
@@ -74,11 +92,18 @@ impl Sdl {
                 });
             }
         }
-        Ok(Self { objects })
+        Ok(Self {
+            objects,
+            interfaces,
+        })
     }
 
     fn is_object(&self, name: &str) -> bool {
         self.objects.contains_key(name)
+    }
+
+    fn is_interface(&self, name: &str) -> bool {
+        self.interfaces.contains_key(name)
     }
 }
 
@@ -118,7 +143,10 @@ impl Walk<'_> {
                 Style::Aliased => format!("alias_{}: {}", field.name, field.name),
                 _ => field.name.clone(),
             };
-            if !self.sdl.is_object(&field.base) {
+            if self.sdl.is_interface(&field.base) {
+                // Walked through each implementation in its own test.
+                continue;
+            } else if !self.sdl.is_object(&field.base) {
                 parts.push(format!("{key}{args}"));
             } else if self.site.get(&field.base)
                 == Some(&(type_name.to_owned(), field.name.clone()))
@@ -228,7 +256,10 @@ async fn with_every_leaf_refused_every_field_of_every_type_is_null_and_forbidden
         let refused = refused(&reply)?;
         let mut missing = Vec::new();
         for (type_name, fields) in &sdl.objects {
-            for field in fields.iter().filter(|f| !sdl.is_object(&f.base)) {
+            for field in fields
+                .iter()
+                .filter(|f| !sdl.is_object(&f.base) && !sdl.is_interface(&f.base))
+            {
                 let pair = format!("{type_name}.{}", field.name);
                 if !refused.contains(&pair) {
                     missing.push(pair);
@@ -255,7 +286,7 @@ async fn with_everything_denied_every_entry_point_is_null_and_forbidden() -> any
         } else {
             "(id: \"1\")".to_owned()
         };
-        let select = if sdl.is_object(&field.base) {
+        let select = if sdl.is_object(&field.base) || sdl.is_interface(&field.base) {
             " { __typename }"
         } else {
             ""
@@ -285,6 +316,52 @@ async fn with_everything_denied_every_entry_point_is_null_and_forbidden() -> any
             ensure(
                 reply.error_code_at(&path).as_deref() == Some("FORBIDDEN"),
                 &format!("{query}: FORBIDDEN"),
+                &reply,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn through_every_interface_each_field_is_refused_as_on_the_type_itself() -> anyhow::Result<()>
+{
+    let sdl = Sdl::load()?;
+    let node = sdl.interfaces.get("Node").cloned().unwrap_or_default();
+    anyhow::ensure!(
+        node.len() >= 10,
+        "expected the Node interface on every object with an id: {node:?}"
+    );
+    let server = with_fixture("deny-leaves").await?;
+    for type_name in node {
+        let id = format!("{type_name}:1");
+        let query = format!(
+            r#"{{ direct: node(id: "{id}") {{ __typename id }}
+                 viaInterface: node(id: "{id}") {{ ... on Node {{ id }} }}
+                 viaFragment: node(id: "{id}") {{ ...Identified }} }}
+               fragment Identified on Node {{ renamed: id }}"#
+        );
+        let reply = server.query("olivia.owner@acme.test", &query).await?;
+        for (path, key) in [
+            ("direct", "id"),
+            ("viaInterface", "id"),
+            ("viaFragment", "renamed"),
+        ] {
+            let what = format!("{type_name} through {path}");
+            ensure(
+                reply.data(&[path, "__typename"]).is_string() || path != "direct",
+                &format!("{what}: exists"),
+                &reply,
+            )?;
+            ensure(
+                reply.data(&[path, key]).is_null(),
+                &format!("{what}: null"),
+                &reply,
+            )?;
+            let code = reply.error_code_at(&format!("{path}.{key}"));
+            ensure(
+                code.as_deref() == Some("FORBIDDEN"),
+                &format!("{what}: FORBIDDEN"),
                 &reply,
             )?;
         }

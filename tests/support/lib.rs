@@ -28,6 +28,7 @@ pub struct TestServer {
     tokens: HashMap<String, String>,
     client: reqwest::Client,
     dir: PathBuf,
+    owns_dir: bool,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -104,6 +105,17 @@ impl TestServer {
     pub async fn with_policy(policy: LoadedPolicy) -> anyhow::Result<Self> {
         let dir = unique_dir();
         std::fs::create_dir_all(&dir)?;
+        Self::serving(policy, dir).await
+    }
+
+    /// A second gateway over the same database as this one, enforcing another policy.
+    pub async fn beside(&self, policy: LoadedPolicy) -> anyhow::Result<Self> {
+        let mut server = Self::serving(policy, self.dir.clone()).await?;
+        server.owns_dir = false;
+        Ok(server)
+    }
+
+    async fn serving(policy: LoadedPolicy, dir: PathBuf) -> anyhow::Result<Self> {
         let url = format!("sqlite://{}?mode=rwc", dir.join("test.db").display());
         let mut db = store::open(&url).await?;
         let users = demo::seed(&db).await?;
@@ -142,6 +154,7 @@ impl TestServer {
             tokens,
             client: reqwest::Client::new(),
             dir,
+            owns_dir: true,
             shutdown: Some(tx),
         })
     }
@@ -222,7 +235,9 @@ impl Drop for TestServer {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //!
 //! * [`query`]: the entry points.
 //! * [`types`]: the object types, by area of the domain.
+//! * [`node`]: the `Node` interface and global ids.
 //! * [`connection`]: paginated lists.
 //! * [`context`]: what a resolver reads from the request, and the policy check every field
 //!   resolver goes through.
@@ -11,6 +12,7 @@
 
 pub mod connection;
 pub mod context;
+pub mod node;
 pub mod nulls;
 pub mod query;
 pub mod types;

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
 };
-use async_graphql::{ServerError, ServerResult, Value};
+use async_graphql::{PathSegment, QueryPathSegment, ServerError, ServerResult, Value};
 
 /// The errors of fields that resolved to `null`, in the order they happened.
 #[derive(Clone, Default)]
@@ -56,9 +56,23 @@ impl Extension for NullOnErrorExtension {
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
         let nullable = !info.return_type.ends_with('!');
+        let path = info.path_node;
         match next.run(ctx, info).await {
-            Err(error) if nullable => match ctx.data_opt::<FieldErrors>() {
+            Err(mut error) if nullable => match ctx.data_opt::<FieldErrors>() {
                 Some(sink) => {
+                    // A field selected directly on an interface-typed field comes back from
+                    // async-graphql without its path; every error says where it happened.
+                    if error.path.is_empty() {
+                        let mut segments: Vec<PathSegment> = std::iter::once(path)
+                            .chain(path.parents())
+                            .map(|node| match node.segment {
+                                QueryPathSegment::Name(name) => PathSegment::Field(name.to_owned()),
+                                QueryPathSegment::Index(index) => PathSegment::Index(index),
+                            })
+                            .collect();
+                        segments.reverse();
+                        error.path = segments;
+                    }
                     sink.push(error);
                     Ok(None)
                 }

@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, Object, Result};
 use sea_orm::EntityTrait;
 
 use super::context::{classify, permit, request};
+use super::node::{Node, local_id};
 use super::types::*;
 use crate::authz::{ClassId, Resource};
 use crate::error::ResultExt;
@@ -28,7 +29,7 @@ where
     T: Build<Row = E::Model>,
 {
     root(ctx)?;
-    let Some(id) = parse_id(id) else {
+    let Some(id) = local_id(id, E::TYPE_NAME) else {
         return Ok(None);
     };
     let data = request(ctx)?;
@@ -104,6 +105,12 @@ impl Query {
     /// A security group by id.
     async fn security_group(&self, ctx: &Context<'_>, id: ID) -> Result<Option<SecurityGroup>> {
         by_id::<security_group::Entity, _>(ctx, &id, security_group::Column::Id).await
+    }
+
+    /// Any object by its global id (`Type:number`).
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        root(ctx)?;
+        super::node::resolve(ctx, &id).await
     }
 
     /// The policy version this request runs under.

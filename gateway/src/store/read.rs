@@ -15,7 +15,7 @@ use crate::authz::{self, Guard};
 use crate::error::Error;
 
 /// The largest page a client may ask for.
-pub const MAX_PAGE: u64 = 500;
+pub const MAX_PAGE: u64 = 1000;
 /// The page size when a client asks for none.
 pub const DEFAULT_PAGE: u64 = 50;
 

@@ -98,8 +98,3 @@ where
     };
     Connection::new(ctx, page, args)
 }
-
-/// Reads an id argument; anything that is not one of ours names nothing.
-pub(crate) fn parse_id(id: &async_graphql::ID) -> Option<i32> {
-    id.parse::<i32>().ok()
-}

@@ -7,6 +7,7 @@ use super::{Build, SecurityGroup, User, build_one, nested, security_groups, user
 use crate::authz::{ClassId, Resource};
 use crate::graphql::connection::Connection;
 use crate::graphql::context::{classify, load, permit, read, request};
+use crate::graphql::node::global_id;
 use crate::store::entity::*;
 use crate::store::loaders::*;
 
@@ -64,8 +65,8 @@ impl Build for Orchestrator {
 #[Object]
 impl Orchestrator {
     /// The orchestrator's id.
-    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
-        read(ctx, self.class, || ID::from(self.row.id))
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || global_id("Orchestrator", self.row.id))
     }
     /// Its name.
     async fn name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
@@ -137,8 +138,8 @@ impl Build for Workflow {
 #[Object]
 impl Workflow {
     /// The workflow's id.
-    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
-        read(ctx, self.class, || ID::from(self.row.id))
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || global_id("Workflow", self.row.id))
     }
     /// Its name.
     async fn name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
@@ -359,8 +360,8 @@ impl Build for BotRunner {
 #[Object]
 impl BotRunner {
     /// The runner's id.
-    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
-        read(ctx, self.class, || ID::from(self.row.id))
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || global_id("BotRunner", self.row.id))
     }
     /// The machine it runs on.
     async fn machine_name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {

@@ -7,6 +7,7 @@ use super::{Build, SecurityGroup, User, build_one, nested, security_groups, user
 use crate::authz::{ClassId, Relation, Resource};
 use crate::graphql::connection::Connection;
 use crate::graphql::context::{classify, load, permit, read, request};
+use crate::graphql::node::global_id;
 use crate::store::entity::*;
 use crate::store::loaders::*;
 
@@ -59,8 +60,8 @@ impl Build for Process {
 #[Object]
 impl Process {
     /// The process's id.
-    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
-        read(ctx, self.class, || ID::from(self.row.id))
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || global_id("Process", self.row.id))
     }
     /// Its name.
     async fn name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
@@ -138,8 +139,8 @@ impl Build for Job {
 #[Object]
 impl Job {
     /// The job's id.
-    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
-        read(ctx, self.class, || ID::from(self.row.id))
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || global_id("Job", self.row.id))
     }
     /// The process launched.
     async fn process(&self, ctx: &Context<'_>) -> Result<Option<Process>> {
@@ -205,8 +206,8 @@ impl Build for Task {
 #[Object]
 impl Task {
     /// The task's id.
-    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
-        read(ctx, self.class, || ID::from(self.row.id))
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || global_id("Task", self.row.id))
     }
     /// What is to be done.
     async fn title(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
@@ -254,8 +255,8 @@ impl Build for Form {
 #[Object]
 impl Form {
     /// The form's id.
-    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
-        read(ctx, self.class, || ID::from(self.row.id))
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || global_id("Form", self.row.id))
     }
     /// Its name.
     async fn name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {

@@ -11,6 +11,7 @@ use super::{
 use crate::authz::{ClassId, PolicyInfo as Info, Relation, Resource};
 use crate::graphql::connection::Connection;
 use crate::graphql::context::{classify, load, permit, read, request};
+use crate::graphql::node::global_id;
 use crate::store::entity::*;
 use crate::store::loaders::*;
 
@@ -32,8 +33,8 @@ impl Build for Team {
 #[Object]
 impl Team {
     /// The team's id.
-    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
-        read(ctx, self.class, || ID::from(self.row.id))
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || global_id("Team", self.row.id))
     }
     /// The team's name.
     async fn name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
@@ -254,8 +255,8 @@ pub(crate) async fn user(ctx: &Context<'_>, id: Option<i32>) -> Result<Option<Us
 #[Object]
 impl User {
     /// The user's id.
-    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
-        read(ctx, self.class, || ID::from(self.row.id))
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || global_id("User", self.row.id))
     }
     /// Their email address (lower case).
     async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
@@ -295,8 +296,8 @@ impl Build for Membership {
 #[Object]
 impl Membership {
     /// The membership's id.
-    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
-        read(ctx, self.class, || ID::from(self.row.id))
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || global_id("Membership", self.row.id))
     }
     /// The member.
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
@@ -364,8 +365,8 @@ impl Build for Invitation {
 #[Object]
 impl Invitation {
     /// The invitation's id.
-    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
-        read(ctx, self.class, || ID::from(self.row.id))
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || global_id("Invitation", self.row.id))
     }
     /// Who is invited.
     async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
@@ -445,8 +446,8 @@ pub(crate) async fn security_groups(
 #[Object]
 impl SecurityGroup {
     /// The group's id.
-    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
-        read(ctx, self.class, || ID::from(self.row.id))
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || global_id("SecurityGroup", self.row.id))
     }
     /// Its name.
     async fn name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
@@ -554,8 +555,8 @@ impl Build for AuditEntry {
 #[Object]
 impl AuditEntry {
     /// The entry's id.
-    async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
-        read(ctx, self.class, || ID::from(self.row.id))
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || global_id("AuditEntry", self.row.id))
     }
     /// When it happened.
     async fn at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {

@@ -1,0 +1,121 @@
+//! What the WebAssembly policy costs on a real request.
+//!
+//! Two gateways serve the same database side by side: one enforces the built-in Wasm policy,
+//! the other a native allow-everything policy. One query reads 10 fields of each of 1,000
+//! workflows through the full stack (HTTP, GraphQL, SQL, policy). Requests alternate between
+//! the two servers so that the machine's noise falls on both alike; the report gives the
+//! median of each and their ratio.
+//!
+//! Run: `cargo bench -p fieldguard-e2e --bench policy_overhead` (`ROUNDS=n` to change the
+//! number of alternating rounds, 40 by default).
+
+use std::time::{Duration, Instant};
+
+use fieldguard::authz::LoadedPolicy;
+use fieldguard::demo::Seeder;
+use fieldguard_e2e::TestServer;
+use sea_orm::TransactionTrait;
+
+const QUERY: &str = "{ team { workflows(first: 1000) { totalCount nodes { \
+    id name currentVersion schedule webhookEnabled loggingEnabled \
+    securityGroup { name } orchestrator { name } queue { status } executionLogs { level } } } } }";
+
+const WORKFLOWS: usize = 1000;
+
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}
+
+fn percentile(samples: &[Duration], p: f64) -> Duration {
+    samples[((samples.len() - 1) as f64 * p).round() as usize]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(40);
+    let wasm = TestServer::start().await?;
+    let native = wasm.beside(LoadedPolicy::allow_all()).await?;
+
+    // The demo has 7 workflows in Acme; add enough for 1,000, spread over its groups.
+    let tx = wasm.state.db.begin().await?;
+    let seeder = Seeder { db: &tx };
+    for n in 0..WORKFLOWS - 7 {
+        let (orchestrator, group) = match n % 3 {
+            0 => (1, Some(1)),
+            1 => (2, Some(2)),
+            _ => (2, Some(3)),
+        };
+        seeder
+            .workflow(
+                1,
+                orchestrator,
+                &format!("Generated {n}"),
+                group,
+                Some("0 * * * *"),
+                1,
+                5,
+            )
+            .await?;
+    }
+    tx.commit().await?;
+
+    let who = "olivia.owner@acme.test";
+    for server in [&wasm, &native] {
+        let reply = server.query(who, QUERY).await?;
+        let count = reply.data(&["team", "workflows", "totalCount"]).as_u64();
+        let nodes = reply
+            .data(&["team", "workflows", "nodes"])
+            .as_array()
+            .map_or(0, Vec::len);
+        anyhow::ensure!(reply.errors().is_empty(), "errors: {:?}", reply.errors());
+        anyhow::ensure!(
+            count == Some(WORKFLOWS as u64) && nodes == WORKFLOWS,
+            "{count:?} workflows, {nodes} nodes"
+        );
+    }
+    // Warm up both: connections, caches, the policy's first instantiation.
+    for _ in 0..5 {
+        wasm.query(who, QUERY).await?;
+        native.query(who, QUERY).await?;
+    }
+
+    let (mut with_wasm, mut with_native) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        // Alternate which goes first, so neither always follows the other.
+        let order: [(&TestServer, &mut Vec<Duration>); 2] = if round % 2 == 0 {
+            [(&wasm, &mut with_wasm), (&native, &mut with_native)]
+        } else {
+            [(&native, &mut with_native), (&wasm, &mut with_wasm)]
+        };
+        for (server, samples) in order {
+            let start = Instant::now();
+            let reply = server.query(who, QUERY).await?;
+            samples.push(start.elapsed());
+            anyhow::ensure!(reply.status == 200);
+        }
+    }
+    let (wasm_median, native_median) = (median(&mut with_wasm), median(&mut with_native));
+    println!(
+        "policy_overhead: 1 query, 10 fields x {WORKFLOWS} workflows, {rounds} alternating rounds"
+    );
+    for (name, median, samples) in [
+        ("wasm policy (built-in)", wasm_median, &with_wasm),
+        ("native allow-all", native_median, &with_native),
+    ] {
+        println!(
+            "  {name:<24} median {:>8.2} ms   p10 {:>8.2} ms   p90 {:>8.2} ms",
+            median.as_secs_f64() * 1e3,
+            percentile(samples, 0.1).as_secs_f64() * 1e3,
+            percentile(samples, 0.9).as_secs_f64() * 1e3,
+        );
+    }
+    println!(
+        "  ratio wasm / native: {:.3}x",
+        wasm_median.as_secs_f64() / native_median.as_secs_f64()
+    );
+    Ok(())
+}
