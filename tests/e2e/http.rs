@@ -145,3 +145,37 @@ async fn health_and_graphiql_are_served() -> anyhow::Result<()> {
     anyhow::ensure!(status == 404);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_schema_can_be_introspected_without_a_token_but_no_data_can_be_read()
+-> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let reply = server
+        .post(&[], r#"{"query":"{ __schema { queryType { name } } }"}"#)
+        .await?;
+    ensure(
+        reply.status == 200 && reply.data(&["__schema", "queryType", "name"]) == "Query",
+        "introspection",
+        &reply,
+    )?;
+    let reply = server
+        .post(
+            &[("authorization", "Bearer <paste a token>")],
+            r#"{"query":"query { __type(name: \"Workflow\") { name } }"}"#,
+        )
+        .await?;
+    ensure(
+        reply.status == 200 && reply.data(&["__type", "name"]) == "Workflow",
+        "with a placeholder token",
+        &reply,
+    )?;
+    for body in [
+        r#"{"query":"{ __schema { queryType { name } } team { name } }"}"#,
+        r#"{"query":"{ ...F } fragment F on Query { team { name } }"}"#,
+        r#"{"query":"query A { __typename } query B { me { email } }","operationName":"B"}"#,
+    ] {
+        let reply = server.post(&[], body).await?;
+        ensure(reply.status == 401, &format!("401 for {body}"), &reply)?;
+    }
+    Ok(())
+}

@@ -90,6 +90,12 @@ async fn graphql(
             return error_response(StatusCode::BAD_REQUEST, &error);
         }
     };
+    let request = request.into_inner();
+    if is_introspection_only(&request) {
+        // The schema is public (it is `schema.graphql`); GraphiQL reads it before a token is
+        // pasted. Such a document reads no data, so it needs no credentials.
+        return GraphQLResponse::from(state.schema.execute(request).await).into_response();
+    }
     let guard = match authenticate(&state, &headers).await {
         Ok(guard) => guard,
         Err(error @ Error::Unauthenticated(_)) => {
@@ -99,7 +105,6 @@ async fn graphql(
     };
     let field_errors = FieldErrors::default();
     let request = request
-        .into_inner()
         .data(RequestData::new(state.db.clone(), Arc::new(guard)))
         .data(field_errors.clone());
     let mut response = state.schema.execute(request).await;
@@ -121,6 +126,35 @@ async fn graphql(
         StatusCode::OK
     };
     (status, GraphQLResponse::from(response)).into_response()
+}
+
+/// Whether every operation of the document selects only `__schema`, `__type` or
+/// `__typename` at its root (fragments are not followed: a document using them is treated as
+/// reading data).
+fn is_introspection_only(request: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::Selection;
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let mut operations = document.operations.iter().peekable();
+    operations.peek().is_some()
+        && operations.all(|(_, operation)| {
+            operation
+                .node
+                .selection_set
+                .node
+                .items
+                .iter()
+                .all(|selection| match &selection.node {
+                    Selection::Field(field) => {
+                        matches!(
+                            field.node.name.node.as_str(),
+                            "__schema" | "__type" | "__typename"
+                        )
+                    }
+                    _ => false,
+                })
+        })
 }
 
 fn ensure_code(error: &mut ServerError) {
