@@ -17,16 +17,10 @@ fn main() {
     let workspace = manifest_dir.parent().unwrap_or(&manifest_dir).to_path_buf();
     let policy_dir = workspace.join("policy-wasm");
     for watched in ["src", "wit", "Cargo.toml"] {
-        println!(
-            "cargo::rerun-if-changed={}",
-            policy_dir.join(watched).display()
-        );
+        println!("cargo::rerun-if-changed={}", policy_dir.join(watched).display());
     }
     let module = build_policy::build(&workspace, "fieldguard-policy", &[]);
-    println!(
-        "cargo::rustc-env=FIELDGUARD_BUILTIN_POLICY={}",
-        module.display()
-    );
+    println!("cargo::rustc-env=FIELDGUARD_BUILTIN_POLICY={}", module.display());
 
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default());
     graphiql_assets(&manifest_dir.join("graphiql"), &out_dir);
@@ -45,10 +39,7 @@ const GRAPHIQL_ASSETS: [(&str, &str); 4] = [
 /// still builds; its GraphiQL page then says how to get the assets.
 fn graphiql_assets(package_dir: &Path, out_dir: &Path) {
     for file in ["package.json", "package-lock.json"] {
-        println!(
-            "cargo::rerun-if-changed={}",
-            package_dir.join(file).display()
-        );
+        println!("cargo::rerun-if-changed={}", package_dir.join(file).display());
     }
     let install_dir = out_dir.join("graphiql-npm");
     let assets_dir = out_dir.join("graphiql");
@@ -59,13 +50,7 @@ fn graphiql_assets(package_dir: &Path, out_dir: &Path) {
     }
     let installed = Command::new("npm")
         .current_dir(&install_dir)
-        .args([
-            "ci",
-            "--ignore-scripts",
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-        ])
+        .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"])
         .status()
         .is_ok_and(|status| status.success());
     if !installed {
@@ -78,14 +63,7 @@ fn graphiql_assets(package_dir: &Path, out_dir: &Path) {
         let to = assets_dir.join(name);
         if !(installed && std::fs::copy(&from, &to).is_ok()) {
             let placeholder = "window.FIELDGUARD_GRAPHIQL_MISSING = true;";
-            let _ = std::fs::write(
-                &to,
-                if name.ends_with(".css") {
-                    ""
-                } else {
-                    placeholder
-                },
-            );
+            let _ = std::fs::write(&to, if name.ends_with(".css") { "" } else { placeholder });
         }
     }
 }

@@ -31,15 +31,7 @@ pub fn build(workspace: &Path, package: &str, features: &[&str]) -> PathBuf {
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace)
-        .args([
-            "build",
-            "--package",
-            package,
-            "--target",
-            TARGET,
-            "--profile",
-            "policy",
-        ])
+        .args(["build", "--package", package, "--target", TARGET, "--profile", "policy"])
         .arg("--target-dir")
         .arg(&target_dir);
     if !features.is_empty() {
@@ -58,20 +50,13 @@ pub fn build(workspace: &Path, package: &str, features: &[&str]) -> PathBuf {
     }
     match command.status() {
         Ok(status) if status.success() => {}
-        Ok(status) => fail(&format!(
-            "building {package} to WebAssembly failed ({status})"
-        )),
+        Ok(status) => fail(&format!("building {package} to WebAssembly failed ({status})")),
         Err(error) => fail(&format!("could not run cargo to build {package}: {error}")),
     }
-    let module = target_dir
-        .join(TARGET)
-        .join("policy")
-        .join(format!("{}.wasm", package.replace('-', "_")));
+    let module =
+        target_dir.join(TARGET).join("policy").join(format!("{}.wasm", package.replace('-', "_")));
     if !module.is_file() {
-        fail(&format!(
-            "the build of {package} produced no module at {}",
-            module.display()
-        ));
+        fail(&format!("the build of {package} produced no module at {}", module.display()));
     }
     module
 }
@@ -92,13 +77,9 @@ fn ensure_wasm_target() {
         return;
     }
     println!("cargo::warning=installing the {TARGET} target with rustup");
-    let added = Command::new("rustup")
-        .args(["target", "add", TARGET])
-        .status();
+    let added = Command::new("rustup").args(["target", "add", TARGET]).status();
     if !added.is_ok_and(|status| status.success()) {
-        fail(&format!(
-            "the {TARGET} target is missing; run `rustup target add {TARGET}`"
-        ));
+        fail(&format!("the {TARGET} target is missing; run `rustup target add {TARGET}`"));
     }
 }
 

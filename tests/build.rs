@@ -12,10 +12,7 @@ fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let workspace = manifest_dir.parent().unwrap_or(&manifest_dir).to_path_buf();
     for watched in ["policies/src", "policies/Cargo.toml", "../policy-wasm/wit"] {
-        println!(
-            "cargo::rerun-if-changed={}",
-            manifest_dir.join(watched).display()
-        );
+        println!("cargo::rerun-if-changed={}", manifest_dir.join(watched).display());
     }
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
     for behaviour in BEHAVIOURS {
@@ -25,9 +22,6 @@ fn main() {
             build_policy::fail(&format!("copying {} failed: {error}", module.display()));
         }
         let variable = behaviour.to_uppercase().replace('-', "_");
-        println!(
-            "cargo::rustc-env=FIELDGUARD_TEST_POLICY_{variable}={}",
-            copy.display()
-        );
+        println!("cargo::rustc-env=FIELDGUARD_TEST_POLICY_{variable}={}", copy.display());
     }
 }

@@ -108,15 +108,9 @@ impl StoreArgs {
         })?;
         let database_url = match &self.database_url {
             Some(url) => url.clone(),
-            None => format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("fieldguard.db").display()
-            ),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("fieldguard.db").display()),
         };
-        Ok(StoreConfig {
-            data_dir: self.data_dir.clone(),
-            database_url,
-        })
+        Ok(StoreConfig { data_dir: self.data_dir.clone(), database_url })
     }
 
     /// The token verifier, and whether a secret was generated just now.
@@ -130,9 +124,7 @@ impl StoreArgs {
         }
         if let Some(secret) = &self.jwt_secret {
             if secret.len() < 16 {
-                return Err(Error::Config(
-                    "the JWT secret must be at least 16 characters".into(),
-                ));
+                return Err(Error::Config("the JWT secret must be at least 16 characters".into()));
             }
             return Ok((Authenticator::hs256(secret.as_bytes()), false));
         }

@@ -51,16 +51,8 @@ async fn existing_users(db: &DatabaseConnection) -> Result<Vec<DemoUser>, Error>
     Ok(users
         .into_iter()
         .filter_map(|u| {
-            let m = memberships
-                .iter()
-                .filter(|m| m.user_id == u.id)
-                .min_by_key(|m| m.id)?;
-            Some(DemoUser {
-                id: u.id,
-                email: u.email,
-                team: m.team_id,
-                description: describe(m),
-            })
+            let m = memberships.iter().filter(|m| m.user_id == u.id).min_by_key(|m| m.id)?;
+            Some(DemoUser { id: u.id, email: u.email, team: m.team_id, description: describe(m) })
         })
         .collect())
 }
@@ -107,14 +99,7 @@ pub struct Member<'a> {
 impl Member<'static> {
     /// A member with a portal role only.
     pub fn portal(role: PortalRole) -> Self {
-        Self {
-            role,
-            products: &[],
-            orchestrator: None,
-            hub: None,
-            groups: &[],
-            audit: false,
-        }
+        Self { role, products: &[], orchestrator: None, hub: None, groups: &[], audit: false }
     }
 }
 
@@ -157,12 +142,9 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
         };
         let id = row.insert(self.db).await?.id;
         for product in m.products {
-            membership_product::ActiveModel {
-                membership_id: Set(id),
-                product: Set(*product),
-            }
-            .insert(self.db)
-            .await?;
+            membership_product::ActiveModel { membership_id: Set(id), product: Set(*product) }
+                .insert(self.db)
+                .await?;
         }
         for group in m.groups {
             security_group_member::ActiveModel {
@@ -251,21 +233,14 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
             execution_log::ActiveModel {
                 workflow_id: Set(id),
                 at: Set(now - Duration::hours(i64::from(number))),
-                level: Set(if number % 3 == 0 {
-                    LogLevel::Warning
-                } else {
-                    LogLevel::Info
-                }),
+                level: Set(if number % 3 == 0 { LogLevel::Warning } else { LogLevel::Info }),
                 message: Set(format!("{name}: run with version {number} finished")),
                 ..Default::default()
             }
             .insert(self.db)
             .await?;
         }
-        for (key, value) in [
-            ("processedItems", "128"),
-            ("apiToken", "sk-demo-not-a-real-token"),
-        ] {
+        for (key, value) in [("processedItems", "128"), ("apiToken", "sk-demo-not-a-real-token")] {
             output_variable::ActiveModel {
                 workflow_id: Set(id),
                 name: Set(key.into()),
@@ -354,12 +329,9 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
         };
         let id = row.insert(self.db).await?.id;
         for user in launchers {
-            process_launcher::ActiveModel {
-                process_id: Set(id),
-                user_id: Set(*user),
-            }
-            .insert(self.db)
-            .await?;
+            process_launcher::ActiveModel { process_id: Set(id), user_id: Set(*user) }
+                .insert(self.db)
+                .await?;
         }
         for group in groups {
             process_security_group::ActiveModel {
@@ -492,55 +464,23 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
         let prod_orch = self.orchestrator(acme, "Acme Production").await?;
         let test_orch = self.orchestrator(acme, "Acme Pre-production").await?;
         let production = self
-            .group(
-                acme,
-                "Production",
-                "Live automations and their runners",
-                Some(prod_orch),
-            )
+            .group(acme, "Production", "Live automations and their runners", Some(prod_orch))
             .await?;
-        let testing = self
-            .group(
-                acme,
-                "Testing",
-                "Acceptance tests before release",
-                Some(test_orch),
-            )
-            .await?;
-        let development = self
-            .group(acme, "Development", "Work in progress", None)
-            .await?;
+        let testing =
+            self.group(acme, "Testing", "Acceptance tests before release", Some(test_orch)).await?;
+        let development = self.group(acme, "Development", "Work in progress", None).await?;
 
-        let (dev_and_test, prod, test, prod_and_test) = (
-            [development, testing],
-            [production],
-            [testing],
-            [production, testing],
-        );
+        let (dev_and_test, prod, test, prod_and_test) =
+            ([development, testing], [production], [testing], [production, testing]);
         let people: Vec<(&str, &str, Member<'_>)> = vec![
-            (
-                "olivia.owner@acme.test",
-                "Olivia Owner",
-                Member::portal(R::Owner),
-            ),
-            (
-                "adam.admin@acme.test",
-                "Adam Admin",
-                Member::portal(R::Admin),
-            ),
+            ("olivia.owner@acme.test", "Olivia Owner", Member::portal(R::Owner)),
+            ("adam.admin@acme.test", "Adam Admin", Member::portal(R::Admin)),
             (
                 "sam.security@acme.test",
                 "Sam Security",
-                Member {
-                    audit: true,
-                    ..Member::portal(R::SecurityAdmin)
-                },
+                Member { audit: true, ..Member::portal(R::SecurityAdmin) },
             ),
-            (
-                "bill.billing@acme.test",
-                "Bill Billing",
-                Member::portal(R::BillingContact),
-            ),
+            ("bill.billing@acme.test", "Bill Billing", Member::portal(R::BillingContact)),
             (
                 "oli.orchadmin@acme.test",
                 "Oli Orchestrator-Admin",
@@ -593,11 +533,7 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
             (
                 "hank.hubadmin@acme.test",
                 "Hank Hub-Admin",
-                Member {
-                    products: HUB,
-                    hub: Some(H::Administrator),
-                    ..Member::portal(R::Member)
-                },
+                Member { products: HUB, hub: Some(H::Administrator), ..Member::portal(R::Member) },
             ),
             (
                 "pia.manager@acme.test",
@@ -636,12 +572,7 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
             let description = describe_member(&member);
             self.member(acme, id, member).await?;
             ids.insert(email, id);
-            users.push(DemoUser {
-                id,
-                email: email.into(),
-                team: acme,
-                description,
-            });
+            users.push(DemoUser { id, email: email.into(), team: acme, description });
         }
         let id = |email: &str| ids.get(email).copied().unwrap_or_default();
         let (owner, dana, pia, uma, hank, casey) = (
@@ -654,40 +585,15 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
         );
 
         // Orchestrator objects, grouped by environment.
-        let prod_runner = self
-            .bot_runner(acme, "prod-runner-01", &[production])
-            .await?;
+        let prod_runner = self.bot_runner(acme, "prod-runner-01", &[production]).await?;
         let test_runner = self.bot_runner(acme, "test-runner-01", &[testing]).await?;
-        let shared_runner = self
-            .bot_runner(acme, "shared-runner-01", &[testing, development])
-            .await?;
-        self.bot_runner(acme, "dev-laptop-dana", &[development])
-            .await?;
+        let shared_runner =
+            self.bot_runner(acme, "shared-runner-01", &[testing, development]).await?;
+        self.bot_runner(acme, "dev-laptop-dana", &[development]).await?;
         let acme_workflows = [
-            (
-                prod_orch,
-                "Invoice intake",
-                Some(production),
-                Some("0 6 * * 1-5"),
-                3,
-                prod_runner,
-            ),
-            (
-                prod_orch,
-                "Payroll export",
-                Some(production),
-                Some("0 2 1 * *"),
-                2,
-                prod_runner,
-            ),
-            (
-                prod_orch,
-                "Vendor onboarding",
-                Some(production),
-                None,
-                1,
-                prod_runner,
-            ),
+            (prod_orch, "Invoice intake", Some(production), Some("0 6 * * 1-5"), 3, prod_runner),
+            (prod_orch, "Payroll export", Some(production), Some("0 2 1 * *"), 2, prod_runner),
+            (prod_orch, "Vendor onboarding", Some(production), None, 1, prod_runner),
             (
                 test_orch,
                 "Invoice intake (acceptance)",
@@ -696,96 +602,36 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
                 4,
                 test_runner,
             ),
-            (
-                test_orch,
-                "CRM sync (acceptance)",
-                Some(testing),
-                None,
-                2,
-                shared_runner,
-            ),
-            (
-                test_orch,
-                "CRM sync (draft)",
-                Some(development),
-                None,
-                1,
-                shared_runner,
-            ),
-            (
-                test_orch,
-                "Unfiled experiment",
-                None,
-                None,
-                1,
-                shared_runner,
-            ),
+            (test_orch, "CRM sync (acceptance)", Some(testing), None, 2, shared_runner),
+            (test_orch, "CRM sync (draft)", Some(development), None, 1, shared_runner),
+            (test_orch, "Unfiled experiment", None, None, 1, shared_runner),
         ];
         let mut first_prod_workflow = None;
         for (orch, name, group, schedule, versions, runner) in acme_workflows {
-            let workflow = self
-                .workflow(acme, orch, name, group, schedule, versions, dana)
-                .await?;
+            let workflow = self.workflow(acme, orch, name, group, schedule, versions, dana).await?;
             first_prod_workflow.get_or_insert(workflow);
             self.assign(workflow, runner, group).await?;
         }
 
         // Process Hub.
-        let approval_form = self
-            .form(acme, "Invoice approval", "amount, supplier, approved")
-            .await?;
-        self.form(acme, "New hire", "name, start date, manager")
-            .await?;
-        let invoices = self
-            .process(acme, "Invoice approval", pia, &[pia, uma], &[production])
-            .await?;
-        let onboarding = self
-            .process(acme, "Employee onboarding", hank, &[uma], &[testing])
-            .await?;
-        self.process(acme, "Quarterly payroll audit", hank, &[], &[production])
-            .await?;
-        self.process(acme, "Supplier scoring (draft)", pia, &[], &[testing])
-            .await?;
-        self.job(
-            acme,
-            invoices,
-            uma,
-            uma,
-            Some(approval_form),
-            RunState::Running,
-        )
-        .await?;
-        self.job(
-            acme,
-            invoices,
-            pia,
-            pia,
-            Some(approval_form),
-            RunState::Succeeded,
-        )
-        .await?;
-        self.job(acme, onboarding, uma, uma, None, RunState::Queued)
-            .await?;
+        let approval_form =
+            self.form(acme, "Invoice approval", "amount, supplier, approved").await?;
+        self.form(acme, "New hire", "name, start date, manager").await?;
+        let invoices =
+            self.process(acme, "Invoice approval", pia, &[pia, uma], &[production]).await?;
+        let onboarding =
+            self.process(acme, "Employee onboarding", hank, &[uma], &[testing]).await?;
+        self.process(acme, "Quarterly payroll audit", hank, &[], &[production]).await?;
+        self.process(acme, "Supplier scoring (draft)", pia, &[], &[testing]).await?;
+        self.job(acme, invoices, uma, uma, Some(approval_form), RunState::Running).await?;
+        self.job(acme, invoices, pia, pia, Some(approval_form), RunState::Succeeded).await?;
+        self.job(acme, onboarding, uma, uma, None, RunState::Queued).await?;
 
         // The audit log, and invitations.
-        self.audit(acme, owner, "team.aam_enabled", "Acme Robotics", &[])
+        self.audit(acme, owner, "team.aam_enabled", "Acme Robotics", &[]).await?;
+        self.audit(acme, owner, "security_group.created", "Production", &[production]).await?;
+        self.audit(acme, dana, "workflow.published", "Invoice intake (acceptance)", &[testing])
             .await?;
-        self.audit(
-            acme,
-            owner,
-            "security_group.created",
-            "Production",
-            &[production],
-        )
-        .await?;
-        self.audit(
-            acme,
-            dana,
-            "workflow.published",
-            "Invoice intake (acceptance)",
-            &[testing],
-        )
-        .await?;
         self.audit(
             acme,
             dana,
@@ -794,18 +640,9 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
             &[testing, development],
         )
         .await?;
-        self.audit(
-            acme,
-            owner,
-            "member.role_changed",
-            "oscar.operator@acme.test",
-            &[],
-        )
-        .await?;
-        self.invitation(acme, "new.hire@acme.test", R::Member, "ORCHESTRATOR", owner)
-            .await?;
-        self.invitation(acme, "auditor@external.test", R::SecurityAdmin, "", owner)
-            .await?;
+        self.audit(acme, owner, "member.role_changed", "oscar.operator@acme.test", &[]).await?;
+        self.invitation(acme, "new.hire@acme.test", R::Member, "ORCHESTRATOR", owner).await?;
+        self.invitation(acme, "auditor@external.test", R::SecurityAdmin, "", owner).await?;
 
         // Globex: AAM off, Casey is an admin here.
         let gina = self.user("gina.owner@globex.test", "Gina Owner").await?;
@@ -816,17 +653,11 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
             team: globex,
             description: "OWNER".into(),
         });
-        let gary = self
-            .user("gary.analyst@globex.test", "Gary Analyst")
-            .await?;
+        let gary = self.user("gary.analyst@globex.test", "Gary Analyst").await?;
         self.member(
             globex,
             gary,
-            Member {
-                products: ORCH,
-                orchestrator: Some(O::Analyst),
-                ..Member::portal(R::Member)
-            },
+            Member { products: ORCH, orchestrator: Some(O::Analyst), ..Member::portal(R::Member) },
         )
         .await?;
         users.push(DemoUser {
@@ -837,9 +668,7 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
         });
         self.member(globex, casey, Member::portal(R::Admin)).await?;
         if let Some(casey_user) = users.iter_mut().find(|u| u.id == casey) {
-            casey_user
-                .description
-                .push_str("; ADMIN in Globex Services");
+            casey_user.description.push_str("; ADMIN in Globex Services");
         }
         let globex_orch = self.orchestrator(globex, "Globex Orchestrator").await?;
         let globex_runner = self.bot_runner(globex, "globex-runner-01", &[]).await?;
@@ -848,19 +677,11 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
             ("Monthly report", Some("0 8 1 * *")),
             ("Ad-hoc export", None),
         ] {
-            let workflow = self
-                .workflow(globex, globex_orch, name, None, schedule, 2, gina)
-                .await?;
+            let workflow =
+                self.workflow(globex, globex_orch, name, None, schedule, 2, gina).await?;
             self.assign(workflow, globex_runner, None).await?;
         }
-        self.audit(
-            globex,
-            gina,
-            "orchestrator.created",
-            "Globex Orchestrator",
-            &[],
-        )
-        .await?;
+        self.audit(globex, gina, "orchestrator.created", "Globex Orchestrator", &[]).await?;
         Ok(users)
     }
 }

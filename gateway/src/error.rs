@@ -87,10 +87,7 @@ impl Error {
 
 impl From<crate::authz::guard::Denied> for Error {
     fn from(denied: crate::authz::guard::Denied) -> Self {
-        Self::Forbidden {
-            type_name: denied.type_name,
-            field: denied.field,
-        }
+        Self::Forbidden { type_name: denied.type_name, field: denied.field }
     }
 }
 

@@ -32,11 +32,7 @@ impl<'a> Access<'a> {
         } else {
             None
         };
-        Self {
-            principal,
-            orchestrator,
-            process_hub,
-        }
+        Self { principal, orchestrator, process_hub }
     }
 
     /// The principal as given by the gateway.
@@ -55,10 +51,7 @@ impl<'a> Access<'a> {
 
     /// OWNER and BILLING_CONTACT see billing.
     pub fn sees_billing(&self) -> bool {
-        matches!(
-            self.principal.portal_role,
-            PortalRole::Owner | PortalRole::BillingContact
-        )
+        matches!(self.principal.portal_role, PortalRole::Owner | PortalRole::BillingContact)
     }
 
     /// The effective Orchestrator role, if Orchestrator is enabled for the principal.

@@ -154,8 +154,6 @@ pub fn read(access: &Access<'_>, resource: &Resource, field: &str) -> Decision {
     if allowed {
         Decision::Allow
     } else {
-        deny(&format!(
-            "the principal's roles do not allow reading `{type_name}.{field}`"
-        ))
+        deny(&format!("the principal's roles do not allow reading `{type_name}.{field}`"))
     }
 }

@@ -57,10 +57,7 @@ impl bindings::Guest for DefaultPolicy {
 
     fn filter(principal: Principal, type_names: Vec<String>) -> Vec<Visibility> {
         let access = Access::new(&principal);
-        type_names
-            .iter()
-            .map(|type_name| visibility::of(&access, type_name))
-            .collect()
+        type_names.iter().map(|type_name| visibility::of(&access, type_name)).collect()
     }
 }
 

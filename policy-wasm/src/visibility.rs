@@ -100,11 +100,7 @@ fn processes(access: &Access<'_>) -> Visibility {
 }
 
 fn all_if(allowed: bool) -> Visibility {
-    if allowed {
-        Visibility::All
-    } else {
-        Visibility::None
-    }
+    if allowed { Visibility::All } else { Visibility::None }
 }
 
 fn related(relation: Relation) -> Visibility {
@@ -126,18 +122,17 @@ pub fn admits(visibility: &Visibility, resource: &Resource) -> bool {
     match visibility {
         Visibility::All => true,
         Visibility::None => false,
-        Visibility::Where(clauses) => clauses
-            .iter()
-            .any(|clause| clause.iter().all(|condition| holds(condition, resource))),
+        Visibility::Where(clauses) => {
+            clauses.iter().any(|clause| clause.iter().all(|condition| holds(condition, resource)))
+        }
     }
 }
 
 fn holds(condition: &Condition, resource: &Resource) -> bool {
     match condition {
-        Condition::InSecurityGroups(groups) => resource
-            .security_groups
-            .iter()
-            .any(|group| groups.contains(group)),
+        Condition::InSecurityGroups(groups) => {
+            resource.security_groups.iter().any(|group| groups.contains(group))
+        }
         Condition::Related(relations) => resource.relations.contains(*relations),
     }
 }

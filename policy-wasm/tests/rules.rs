@@ -40,18 +40,11 @@ fn hub_member(role: ProcessHubRole, aam: bool, groups: &[u64]) -> Principal {
 }
 
 fn resource(type_name: &str, groups: &[u64], relations: Relation) -> Resource {
-    Resource {
-        type_name: type_name.into(),
-        security_groups: groups.to_vec(),
-        relations,
-    }
+    Resource { type_name: type_name.into(), security_groups: groups.to_vec(), relations }
 }
 
 fn may_read(principal: &Principal, resource: &Resource, field: &str) -> bool {
-    let check = Check {
-        resource: 0,
-        target: Target::Field(field.into()),
-    };
+    let check = Check { resource: 0, target: Target::Field(field.into()) };
     let decisions = decide(principal, std::slice::from_ref(resource), &[check]);
     matches!(decisions.as_slice(), [Decision::Allow])
 }
@@ -70,20 +63,10 @@ fn output_variables_and_versions_are_for_orchestrator_admins_and_developers() {
         (OrchestratorRole::Analyst, false),
     ] {
         let p = orchestrator_member(role, true, &[10]);
-        assert_eq!(
-            may_read(&p, &workflow, "outputVariables"),
-            expected,
-            "{role:?}"
-        );
+        assert_eq!(may_read(&p, &workflow, "outputVariables"), expected, "{role:?}");
         assert_eq!(may_read(&p, &workflow, "versions"), expected, "{role:?}");
-        assert!(
-            may_read(&p, &workflow, "schedule"),
-            "{role:?} sees schedules"
-        );
-        assert!(
-            may_read(&p, &workflow, "executionLogs"),
-            "{role:?} sees logs"
-        );
+        assert!(may_read(&p, &workflow, "schedule"), "{role:?} sees schedules");
+        assert!(may_read(&p, &workflow, "executionLogs"), "{role:?} sees logs");
     }
 }
 
@@ -91,10 +74,7 @@ fn output_variables_and_versions_are_for_orchestrator_admins_and_developers() {
 fn portal_owner_and_admin_act_as_orchestrator_admin_without_product_roles() {
     let workflow = resource("Workflow", &[99], Relation::empty());
     for role in [PortalRole::Owner, PortalRole::Admin] {
-        let p = Principal {
-            advanced_access_management: true,
-            ..principal(role)
-        };
+        let p = Principal { advanced_access_management: true, ..principal(role) };
         assert_eq!(filter(&p, "Workflow"), Visibility::All);
         assert!(may_read(&p, &workflow, "outputVariables"));
     }
@@ -103,40 +83,23 @@ fn portal_owner_and_admin_act_as_orchestrator_admin_without_product_roles() {
 #[test]
 fn security_admin_and_billing_see_objects_only_through_product_roles() {
     for role in [PortalRole::SecurityAdmin, PortalRole::BillingContact] {
-        assert_eq!(
-            filter(&principal(role), "Workflow"),
-            Visibility::None,
-            "{role:?}"
-        );
-        assert_eq!(
-            filter(&principal(role), "Process"),
-            Visibility::None,
-            "{role:?}"
-        );
+        assert_eq!(filter(&principal(role), "Workflow"), Visibility::None, "{role:?}");
+        assert_eq!(filter(&principal(role), "Process"), Visibility::None, "{role:?}");
     }
 }
 
 #[test]
 fn analyst_sees_everything_while_aam_is_off_and_nothing_without_groups_once_on() {
     assert_eq!(
-        filter(
-            &orchestrator_member(OrchestratorRole::Analyst, false, &[]),
-            "Workflow"
-        ),
+        filter(&orchestrator_member(OrchestratorRole::Analyst, false, &[]), "Workflow"),
         Visibility::All
     );
     assert_eq!(
-        filter(
-            &orchestrator_member(OrchestratorRole::Analyst, true, &[]),
-            "Workflow"
-        ),
+        filter(&orchestrator_member(OrchestratorRole::Analyst, true, &[]), "Workflow"),
         Visibility::None
     );
     assert_eq!(
-        filter(
-            &orchestrator_member(OrchestratorRole::Analyst, true, &[3]),
-            "BotRunner"
-        ),
+        filter(&orchestrator_member(OrchestratorRole::Analyst, true, &[3]), "BotRunner"),
         Visibility::Where(vec![vec![Condition::InSecurityGroups(vec![3])]])
     );
 }
@@ -144,21 +107,9 @@ fn analyst_sees_everything_while_aam_is_off_and_nothing_without_groups_once_on()
 #[test]
 fn fields_of_objects_outside_the_principals_groups_are_denied() {
     let p = orchestrator_member(OrchestratorRole::Developer, true, &[1]);
-    assert!(may_read(
-        &p,
-        &resource("Workflow", &[1], Relation::empty()),
-        "name"
-    ));
-    assert!(!may_read(
-        &p,
-        &resource("Workflow", &[2], Relation::empty()),
-        "name"
-    ));
-    assert!(!may_read(
-        &p,
-        &resource("Workflow", &[], Relation::empty()),
-        "name"
-    ));
+    assert!(may_read(&p, &resource("Workflow", &[1], Relation::empty()), "name"));
+    assert!(!may_read(&p, &resource("Workflow", &[2], Relation::empty()), "name"));
+    assert!(!may_read(&p, &resource("Workflow", &[], Relation::empty()), "name"));
 }
 
 #[test]
@@ -184,56 +135,33 @@ fn billing_plan_is_for_owner_and_billing_contact() {
         (PortalRole::Member, false),
         (PortalRole::BillingContact, true),
     ] {
-        assert_eq!(
-            may_read(&principal(role), &team, "billingPlan"),
-            expected,
-            "{role:?}"
-        );
+        assert_eq!(may_read(&principal(role), &team, "billingPlan"), expected, "{role:?}");
     }
 }
 
 #[test]
 fn audit_log_for_managers_all_and_for_flagged_members_their_groups() {
-    for role in [
-        PortalRole::Owner,
-        PortalRole::Admin,
-        PortalRole::SecurityAdmin,
-    ] {
+    for role in [PortalRole::Owner, PortalRole::Admin, PortalRole::SecurityAdmin] {
         assert_eq!(filter(&principal(role), "AuditEntry"), Visibility::All);
     }
-    let plain = Principal {
-        security_groups: vec![4],
-        ..principal(PortalRole::Member)
-    };
+    let plain = Principal { security_groups: vec![4], ..principal(PortalRole::Member) };
     assert_eq!(filter(&plain, "AuditEntry"), Visibility::None);
-    let flagged = Principal {
-        audit_log_access: true,
-        ..plain
-    };
+    let flagged = Principal { audit_log_access: true, ..plain };
     assert_eq!(
         filter(&flagged, "AuditEntry"),
         Visibility::Where(vec![vec![Condition::InSecurityGroups(vec![4])]])
     );
-    assert_eq!(
-        filter(&principal(PortalRole::BillingContact), "AuditEntry"),
-        Visibility::None
-    );
+    assert_eq!(filter(&principal(PortalRole::BillingContact), "AuditEntry"), Visibility::None);
 }
 
 #[test]
 fn process_hub_visibility_by_creator_and_launch_permission() {
     assert_eq!(
-        filter(
-            &hub_member(ProcessHubRole::Administrator, true, &[]),
-            "Process"
-        ),
+        filter(&hub_member(ProcessHubRole::Administrator, true, &[]), "Process"),
         Visibility::All
     );
     assert_eq!(
-        filter(
-            &hub_member(ProcessHubRole::ProcessManager, false, &[]),
-            "Process"
-        ),
+        filter(&hub_member(ProcessHubRole::ProcessManager, false, &[]), "Process"),
         Visibility::Where(vec![
             vec![Condition::Related(Relation::CREATOR)],
             vec![Condition::Related(Relation::LAUNCHER)],
@@ -246,23 +174,12 @@ fn process_hub_visibility_by_creator_and_launch_permission() {
             Condition::InSecurityGroups(vec![5]),
         ]])
     );
-    assert_eq!(
-        filter(&hub_member(ProcessHubRole::User, true, &[]), "Process"),
-        Visibility::None
-    );
+    assert_eq!(filter(&hub_member(ProcessHubRole::User, true, &[]), "Process"), Visibility::None);
     let user = hub_member(ProcessHubRole::User, false, &[]);
     assert_eq!(filter(&user, "Form"), Visibility::None);
-    assert!(!may_read(
-        &user,
-        &resource("Process", &[], Relation::LAUNCHER),
-        "launchPermissions"
-    ));
+    assert!(!may_read(&user, &resource("Process", &[], Relation::LAUNCHER), "launchPermissions"));
     let manager = hub_member(ProcessHubRole::ProcessManager, false, &[]);
-    assert!(may_read(
-        &manager,
-        &resource("Process", &[], Relation::CREATOR),
-        "launchPermissions"
-    ));
+    assert!(may_read(&manager, &resource("Process", &[], Relation::CREATOR), "launchPermissions"));
 }
 
 #[test]
@@ -273,44 +190,23 @@ fn membership_details_for_managers_and_self() {
     assert!(may_read(&member, &other, "portalRole"));
     assert!(!may_read(&member, &other, "products"));
     assert!(may_read(&member, &own, "products"));
-    assert!(may_read(
-        &principal(PortalRole::SecurityAdmin),
-        &other,
-        "products"
-    ));
+    assert!(may_read(&principal(PortalRole::SecurityAdmin), &other, "products"));
 }
 
 #[test]
 fn unknown_fields_types_and_actions_are_denied() {
     let owner = principal(PortalRole::Owner);
-    assert!(!may_read(
-        &owner,
-        &resource("Workflow", &[], Relation::empty()),
-        "secretSauce"
-    ));
-    assert!(!may_read(
-        &owner,
-        &resource("Mystery", &[], Relation::empty()),
-        "id"
-    ));
+    assert!(!may_read(&owner, &resource("Workflow", &[], Relation::empty()), "secretSauce"));
+    assert!(!may_read(&owner, &resource("Mystery", &[], Relation::empty()), "id"));
     assert_eq!(filter(&owner, "Mystery"), Visibility::None);
-    let check = Check {
-        resource: 0,
-        target: Target::Action("delete-team".into()),
-    };
+    let check = Check { resource: 0, target: Target::Action("delete-team".into()) };
     let team = resource("Team", &[], Relation::empty());
-    assert!(matches!(
-        decide(&owner, &[team], &[check]).as_slice(),
-        [Decision::Deny(_)]
-    ));
+    assert!(matches!(decide(&owner, &[team], &[check]).as_slice(), [Decision::Deny(_)]));
 }
 
 #[test]
 fn a_check_naming_a_missing_resource_is_denied() {
-    let check = Check {
-        resource: 3,
-        target: Target::Field("name".into()),
-    };
+    let check = Check { resource: 3, target: Target::Field("name".into()) };
     assert!(matches!(
         decide(&principal(PortalRole::Owner), &[], &[check]).as_slice(),
         [Decision::Deny(_)]
@@ -320,14 +216,6 @@ fn a_check_naming_a_missing_resource_is_denied() {
 #[test]
 fn pagination_plumbing_is_readable() {
     let p = principal(PortalRole::Member);
-    assert!(may_read(
-        &p,
-        &resource("WorkflowConnection", &[], Relation::empty()),
-        "totalCount"
-    ));
-    assert!(may_read(
-        &p,
-        &resource("PageInfo", &[], Relation::empty()),
-        "hasNextPage"
-    ));
+    assert!(may_read(&p, &resource("WorkflowConnection", &[], Relation::empty()), "totalCount"));
+    assert!(may_read(&p, &resource("PageInfo", &[], Relation::empty()), "hasNextPage"));
 }

@@ -33,10 +33,7 @@ fn percentile(samples: &[Duration], p: f64) -> Duration {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let rounds: usize = std::env::var("ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(40);
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(40);
     let wasm = TestServer::start().await?;
     let native = wasm.beside(LoadedPolicy::allow_all()).await?;
 
@@ -50,15 +47,7 @@ async fn main() -> anyhow::Result<()> {
             _ => (2, Some(3)),
         };
         seeder
-            .workflow(
-                1,
-                orchestrator,
-                &format!("Generated {n}"),
-                group,
-                Some("0 * * * *"),
-                1,
-                5,
-            )
+            .workflow(1, orchestrator, &format!("Generated {n}"), group, Some("0 * * * *"), 1, 5)
             .await?;
     }
     tx.commit().await?;
@@ -67,10 +56,7 @@ async fn main() -> anyhow::Result<()> {
     for server in [&wasm, &native] {
         let reply = server.query(who, QUERY).await?;
         let count = reply.data(&["team", "workflows", "totalCount"]).as_u64();
-        let nodes = reply
-            .data(&["team", "workflows", "nodes"])
-            .as_array()
-            .map_or(0, Vec::len);
+        let nodes = reply.data(&["team", "workflows", "nodes"]).as_array().map_or(0, Vec::len);
         anyhow::ensure!(reply.errors().is_empty(), "errors: {:?}", reply.errors());
         anyhow::ensure!(
             count == Some(WORKFLOWS as u64) && nodes == WORKFLOWS,

@@ -47,11 +47,7 @@ impl Sdl {
                 continue;
             }
             if let Some(rest) = line.strip_prefix("type ") {
-                let name = rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
+                let name = rest.split_whitespace().next().unwrap_or_default().to_owned();
                 if let Some((_, implemented)) = rest.split_once(" implements ") {
                     for interface in implemented.trim_end_matches('{').split('&') {
                         interfaces
@@ -62,11 +58,7 @@ impl Sdl {
                 }
                 current = Some((name, Vec::new()));
             } else if let Some(rest) = line.strip_prefix("interface ") {
-                let name = rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
+                let name = rest.split_whitespace().next().unwrap_or_default().to_owned();
                 interfaces.entry(name).or_default();
             } else if line == "}" {
                 if let Some((name, fields)) = current.take() {
@@ -81,21 +73,11 @@ impl Sdl {
                     .filter(|arg| arg.trim_end().ends_with('!') && !arg.contains('='))
                     .filter_map(|arg| arg.split(':').next().map(|n| n.trim().to_owned()))
                     .collect();
-                let base = ty
-                    .trim()
-                    .trim_matches(|c| c == '[' || c == ']' || c == '!')
-                    .to_owned();
-                fields.push(Field {
-                    name: name.trim().to_owned(),
-                    base,
-                    required,
-                });
+                let base = ty.trim().trim_matches(|c| c == '[' || c == ']' || c == '!').to_owned();
+                fields.push(Field { name: name.trim().to_owned(), base, required });
             }
         }
-        Ok(Self {
-            objects,
-            interfaces,
-        })
+        Ok(Self { objects, interfaces })
     }
 
     fn is_object(&self, name: &str) -> bool {
@@ -132,11 +114,8 @@ impl Walk<'_> {
             let args = if field.required.is_empty() {
                 String::new()
             } else {
-                let args: Vec<String> = field
-                    .required
-                    .iter()
-                    .map(|a| format!("{a}: \"1\""))
-                    .collect();
+                let args: Vec<String> =
+                    field.required.iter().map(|a| format!("{a}: \"1\"")).collect();
                 format!("({})", args.join(", "))
             };
             let key = match self.style {
@@ -162,9 +141,8 @@ impl Walk<'_> {
             Style::Direct | Style::Aliased => fields,
             Style::InlineFragments => format!("... on {type_name} {{ {fields} }}"),
             Style::NamedFragments => {
-                self.fragments.push(format!(
-                    "fragment All{type_name} on {type_name} {{ {fields} }}"
-                ));
+                self.fragments
+                    .push(format!("fragment All{type_name} on {type_name} {{ {fields} }}"));
                 format!("...All{type_name}")
             }
         }
@@ -188,12 +166,7 @@ impl Walk<'_> {
     }
 
     fn query(sdl: &Sdl, style: Style) -> String {
-        let mut walk = Walk {
-            sdl,
-            style,
-            site: Self::sites(sdl),
-            fragments: Vec::new(),
-        };
+        let mut walk = Walk { sdl, style, site: Self::sites(sdl), fragments: Vec::new() };
         let root = walk.selection("Query");
         format!("query Walk {{ {root} }} {}", walk.fragments.join(" "))
     }
@@ -236,29 +209,19 @@ async fn with_every_leaf_refused_every_field_of_every_type_is_null_and_forbidden
 -> anyhow::Result<()> {
     let sdl = Sdl::load()?;
     let server = with_fixture("deny-leaves").await?;
-    for style in [
-        Style::Direct,
-        Style::Aliased,
-        Style::InlineFragments,
-        Style::NamedFragments,
-    ] {
+    for style in [Style::Direct, Style::Aliased, Style::InlineFragments, Style::NamedFragments] {
         let query = Walk::query(&sdl, style);
         let reply = server.query("olivia.owner@acme.test", &query).await?;
         if std::env::var_os("FIELDGUARD_TEST_SHOW_WALK").is_some() {
             eprintln!("{query}\n{}", serde_json::to_string_pretty(&reply.body)?);
         }
-        ensure(
-            reply.status == 200,
-            &format!("{style:?}: the walk runs"),
-            &reply,
-        )?;
+        ensure(reply.status == 200, &format!("{style:?}: the walk runs"), &reply)?;
         no_value_leaked(&reply.body["data"], "data")?;
         let refused = refused(&reply)?;
         let mut missing = Vec::new();
         for (type_name, fields) in &sdl.objects {
-            for field in fields
-                .iter()
-                .filter(|f| !sdl.is_object(&f.base) && !sdl.is_interface(&f.base))
+            for field in
+                fields.iter().filter(|f| !sdl.is_object(&f.base) && !sdl.is_interface(&f.base))
             {
                 let pair = format!("{type_name}.{}", field.name);
                 if !refused.contains(&pair) {
@@ -281,11 +244,7 @@ async fn with_everything_denied_every_entry_point_is_null_and_forbidden() -> any
     let roots = sdl.objects.get("Query").cloned().unwrap_or_default();
     anyhow::ensure!(!roots.is_empty(), "no Query type in schema.graphql");
     for field in &roots {
-        let args = if field.required.is_empty() {
-            String::new()
-        } else {
-            "(id: \"1\")".to_owned()
-        };
+        let args = if field.required.is_empty() { String::new() } else { "(id: \"1\")".to_owned() };
         let select = if sdl.is_object(&field.base) || sdl.is_interface(&field.base) {
             " { __typename }"
         } else {
@@ -294,25 +253,15 @@ async fn with_everything_denied_every_entry_point_is_null_and_forbidden() -> any
         let name = &field.name;
         for (query, path) in [
             (format!("{{ {name}{args}{select} }}"), name.clone()),
-            (
-                format!("{{ renamed: {name}{args}{select} }}"),
-                "renamed".to_owned(),
-            ),
-            (
-                format!("{{ ... on Query {{ {name}{args}{select} }} }}"),
-                name.clone(),
-            ),
+            (format!("{{ renamed: {name}{args}{select} }}"), "renamed".to_owned()),
+            (format!("{{ ... on Query {{ {name}{args}{select} }} }}"), name.clone()),
             (
                 format!("query {{ ...Roots }} fragment Roots on Query {{ {name}{args}{select} }}"),
                 name.clone(),
             ),
         ] {
             let reply = server.query("olivia.owner@acme.test", &query).await?;
-            ensure(
-                reply.body["data"][&path].is_null(),
-                &format!("{query}: null"),
-                &reply,
-            )?;
+            ensure(reply.body["data"][&path].is_null(), &format!("{query}: null"), &reply)?;
             ensure(
                 reply.error_code_at(&path).as_deref() == Some("FORBIDDEN"),
                 &format!("{query}: FORBIDDEN"),
@@ -342,28 +291,16 @@ async fn through_every_interface_each_field_is_refused_as_on_the_type_itself() -
                fragment Identified on Node {{ renamed: id }}"#
         );
         let reply = server.query("olivia.owner@acme.test", &query).await?;
-        for (path, key) in [
-            ("direct", "id"),
-            ("viaInterface", "id"),
-            ("viaFragment", "renamed"),
-        ] {
+        for (path, key) in [("direct", "id"), ("viaInterface", "id"), ("viaFragment", "renamed")] {
             let what = format!("{type_name} through {path}");
             ensure(
                 reply.data(&[path, "__typename"]).is_string() || path != "direct",
                 &format!("{what}: exists"),
                 &reply,
             )?;
-            ensure(
-                reply.data(&[path, key]).is_null(),
-                &format!("{what}: null"),
-                &reply,
-            )?;
+            ensure(reply.data(&[path, key]).is_null(), &format!("{what}: null"), &reply)?;
             let code = reply.error_code_at(&format!("{path}.{key}"));
-            ensure(
-                code.as_deref() == Some("FORBIDDEN"),
-                &format!("{what}: FORBIDDEN"),
-                &reply,
-            )?;
+            ensure(code.as_deref() == Some("FORBIDDEN"), &format!("{what}: FORBIDDEN"), &reply)?;
         }
     }
     Ok(())

@@ -17,21 +17,9 @@ async fn denies_and_keeps_serving(behaviour: &str) -> anyhow::Result<()> {
         .await??;
         let what = format!("{behaviour}, request {attempt}");
         ensure(reply.status == 200, &what, &reply)?;
-        ensure(
-            reply.data(&["me"]).is_null() && reply.data(&["team"]).is_null(),
-            &what,
-            &reply,
-        )?;
-        ensure(
-            reply.error_code_at("me").as_deref() == Some("FORBIDDEN"),
-            &what,
-            &reply,
-        )?;
-        ensure(
-            reply.error_code_at("team").as_deref() == Some("FORBIDDEN"),
-            &what,
-            &reply,
-        )?;
+        ensure(reply.data(&["me"]).is_null() && reply.data(&["team"]).is_null(), &what, &reply)?;
+        ensure(reply.error_code_at("me").as_deref() == Some("FORBIDDEN"), &what, &reply)?;
+        ensure(reply.error_code_at("team").as_deref() == Some("FORBIDDEN"), &what, &reply)?;
     }
     let (status, _, _) = server.get("/healthz").await?;
     anyhow::ensure!(status == 200, "{behaviour}: health after the failures");
@@ -89,18 +77,12 @@ fn modules_that_are_not_policies_are_refused_at_load_with_a_reason() -> anyhow::
 #[test]
 fn a_file_that_does_not_exist_or_is_not_a_policy_is_named_in_the_error() -> anyhow::Result<()> {
     let missing = std::path::Path::new("/nonexistent/policy.wasm");
-    let error = LoadedPolicy::from_file(missing)
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let error = LoadedPolicy::from_file(missing).err().map(|e| e.to_string()).unwrap_or_default();
     anyhow::ensure!(error.contains("/nonexistent/policy.wasm"), "{error}");
     let garbage =
         std::env::temp_dir().join(format!("fieldguard-garbage-{}.wasm", std::process::id()));
     std::fs::write(&garbage, b"garbage")?;
-    let error = LoadedPolicy::from_file(&garbage)
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let error = LoadedPolicy::from_file(&garbage).err().map(|e| e.to_string()).unwrap_or_default();
     std::fs::remove_file(&garbage)?;
     anyhow::ensure!(
         error.contains("invalid policy") && error.contains("fieldguard-garbage"),

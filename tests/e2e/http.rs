@@ -30,21 +30,11 @@ async fn missing_malformed_and_wrongly_signed_tokens_get_401() -> anyhow::Result
         Some(format!("Bearer {expired}")),
     ];
     for authorization in &cases {
-        let headers: Vec<(&str, &str)> = authorization
-            .iter()
-            .map(|v| ("authorization", v.as_str()))
-            .collect();
+        let headers: Vec<(&str, &str)> =
+            authorization.iter().map(|v| ("authorization", v.as_str())).collect();
         let reply = server.post(&headers, body).await?;
-        ensure(
-            reply.status == 401,
-            &format!("401 for {authorization:?}"),
-            &reply,
-        )?;
-        ensure(
-            reply.body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED",
-            "code",
-            &reply,
-        )?;
+        ensure(reply.status == 401, &format!("401 for {authorization:?}"), &reply)?;
+        ensure(reply.body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", "code", &reply)?;
         ensure(reply.body["data"].is_null(), "no data", &reply)?;
     }
     Ok(())
@@ -53,22 +43,12 @@ async fn missing_malformed_and_wrongly_signed_tokens_get_401() -> anyhow::Result
 #[tokio::test]
 async fn a_team_the_user_is_not_in_is_refused() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
-    let reply = server
-        .query_in("olivia.owner@acme.test", 2, "{ me { email } }")
-        .await?;
+    let reply = server.query_in("olivia.owner@acme.test", 2, "{ me { email } }").await?;
     ensure(reply.status == 401, "not a member of Globex", &reply)?;
     let reply = server
-        .query_in(
-            "casey.consultant@both.test",
-            2,
-            "{ team { name } myTeams { name acting } }",
-        )
+        .query_in("casey.consultant@both.test", 2, "{ team { name } myTeams { name acting } }")
         .await?;
-    ensure(
-        reply.data(&["team", "name"]) == "Globex Services",
-        "casey acts in Globex",
-        &reply,
-    )?;
+    ensure(reply.data(&["team", "name"]) == "Globex Services", "casey acts in Globex", &reply)?;
     ensure(
         reply.data(&["myTeams"]).as_array().map(Vec::len) == Some(2),
         "casey has two teams",
@@ -88,11 +68,7 @@ async fn malformed_graphql_gets_400_with_a_graphql_error() -> anyhow::Result<()>
     ] {
         let reply = server.post(&[("authorization", &token)], body).await?;
         ensure(reply.status == 400, &format!("400 for {body}"), &reply)?;
-        ensure(
-            reply.body["errors"][0]["extensions"]["code"] == "INVALID_INPUT",
-            "code",
-            &reply,
-        )?;
+        ensure(reply.body["errors"][0]["extensions"]["code"] == "INVALID_INPUT", "code", &reply)?;
     }
     Ok(())
 }
@@ -106,16 +82,8 @@ async fn unknown_ids_are_null_without_error() -> anyhow::Result<()> {
             r#"{ workflow(id: "99999") { name } other: process(id: "not-an-id") { name } }"#,
         )
         .await?;
-    ensure(
-        reply.status == 200 && reply.errors().is_empty(),
-        "no errors",
-        &reply,
-    )?;
-    ensure(
-        reply.data(&["workflow"]).is_null() && reply.data(&["other"]).is_null(),
-        "nulls",
-        &reply,
-    )
+    ensure(reply.status == 200 && reply.errors().is_empty(), "no errors", &reply)?;
+    ensure(reply.data(&["workflow"]).is_null() && reply.data(&["other"]).is_null(), "nulls", &reply)
 }
 
 #[tokio::test]
@@ -150,9 +118,7 @@ async fn health_and_graphiql_are_served() -> anyhow::Result<()> {
 async fn the_schema_can_be_introspected_without_a_token_but_no_data_can_be_read()
 -> anyhow::Result<()> {
     let server = TestServer::start().await?;
-    let reply = server
-        .post(&[], r#"{"query":"{ __schema { queryType { name } } }"}"#)
-        .await?;
+    let reply = server.post(&[], r#"{"query":"{ __schema { queryType { name } } }"}"#).await?;
     ensure(
         reply.status == 200 && reply.data(&["__schema", "queryType", "name"]) == "Query",
         "introspection",

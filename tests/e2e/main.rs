@@ -3,6 +3,7 @@
 //!
 //! One test binary, a module per area.
 
+mod accounts;
 mod every_field;
 mod hostile;
 mod http;

@@ -116,49 +116,19 @@ fn table() -> Vec<(&'static str, String, &'static str, Expect)> {
         ("bill.billing", 0),
         ("uma.user", 0),
     ] {
-        row(
-            who,
-            WORKFLOW_COUNT.into(),
-            "team.workflows.totalCount",
-            Is(count),
-        );
+        row(who, WORKFLOW_COUNT.into(), "team.workflows.totalCount", Is(count));
     }
     // AAM off in Globex: the Analyst sees every workflow.
-    row(
-        "gary.analyst",
-        WORKFLOW_COUNT.into(),
-        "team.workflows.totalCount",
-        Is(3),
-    );
+    row("gary.analyst", WORKFLOW_COUNT.into(), "team.workflows.totalCount", Is(3));
     // Outside one's groups, an object is absent, exactly like an unknown id.
-    row(
-        "dana.developer",
-        r#"{ workflow(id: "1") { name } }"#.into(),
-        "workflow",
-        Absent,
-    );
-    row(
-        "oscar.operator",
-        r#"{ workflow(id: "1") { name } }"#.into(),
-        "workflow.name",
-        Readable,
-    );
-    row(
-        "nina.nogroup",
-        r#"{ orchestrator(id: "1") { name } }"#.into(),
-        "orchestrator",
-        Absent,
-    );
+    row("dana.developer", r#"{ workflow(id: "1") { name } }"#.into(), "workflow", Absent);
+    row("oscar.operator", r#"{ workflow(id: "1") { name } }"#.into(), "workflow.name", Readable);
+    row("nina.nogroup", r#"{ orchestrator(id: "1") { name } }"#.into(), "orchestrator", Absent);
 
     // §4: bot runners — configuration for all, RDP for ADMIN/DEVELOPER, tokens for ADMIN.
     let runner =
         |field: &str| format!("{{ team {{ botRunners(first: 1) {{ nodes {{ {field} }} }} }} }}");
-    row(
-        "oscar.operator",
-        runner("machineName"),
-        "team.botRunners.nodes.0.machineName",
-        Readable,
-    );
+    row("oscar.operator", runner("machineName"), "team.botRunners.nodes.0.machineName", Readable);
     row(
         "oscar.operator",
         runner("rdpCredentialsSet"),
@@ -219,12 +189,7 @@ fn table() -> Vec<(&'static str, String, &'static str, Expect)> {
         ("sam.security", Forbidden),
         ("dana.developer", Forbidden),
     ] {
-        row(
-            who,
-            "{ team { billingPlan } }".into(),
-            "team.billingPlan",
-            expect,
-        );
+        row(who, "{ team { billingPlan } }".into(), "team.billingPlan", expect);
     }
 
     // §2: audit logs — managers see all; a MEMBER only with the flag, only their groups' entries.
@@ -247,30 +212,10 @@ fn table() -> Vec<(&'static str, String, &'static str, Expect)> {
     // §2: members — roles visible to the team, products and roles to managers and oneself.
     let first_member =
         |field: &str| format!("{{ team {{ members(first: 1) {{ nodes {{ {field} }} }} }} }}");
-    row(
-        "dana.developer",
-        first_member("portalRole"),
-        "team.members.nodes.0.portalRole",
-        Readable,
-    );
-    row(
-        "dana.developer",
-        first_member("products"),
-        "team.members.nodes.0.products",
-        Forbidden,
-    );
-    row(
-        "sam.security",
-        first_member("products"),
-        "team.members.nodes.0.products",
-        Readable,
-    );
-    row(
-        "olivia.owner",
-        first_member("products"),
-        "team.members.nodes.0.products",
-        Readable,
-    );
+    row("dana.developer", first_member("portalRole"), "team.members.nodes.0.portalRole", Readable);
+    row("dana.developer", first_member("products"), "team.members.nodes.0.products", Forbidden);
+    row("sam.security", first_member("products"), "team.members.nodes.0.products", Readable);
+    row("olivia.owner", first_member("products"), "team.members.nodes.0.products", Readable);
     row(
         "olivia.owner",
         "{ team { invitations { totalCount } } }".into(),
@@ -335,35 +280,13 @@ fn table() -> Vec<(&'static str, String, &'static str, Expect)> {
         "process.launchPermissions",
         Forbidden,
     );
-    row(
-        "uma.user",
-        r#"{ process(id: "2") { name } }"#.into(),
-        "process",
-        Absent,
-    );
-    for (who, jobs, tasks, forms) in [
-        ("hank.hubadmin", 3, 3, 2),
-        ("pia.manager", 1, 1, 2),
-        ("uma.user", 2, 2, 0),
-    ] {
-        row(
-            who,
-            "{ team { jobs { totalCount } } }".into(),
-            "team.jobs.totalCount",
-            Is(jobs),
-        );
-        row(
-            who,
-            "{ team { tasks { totalCount } } }".into(),
-            "team.tasks.totalCount",
-            Is(tasks),
-        );
-        row(
-            who,
-            "{ team { forms { totalCount } } }".into(),
-            "team.forms.totalCount",
-            Is(forms),
-        );
+    row("uma.user", r#"{ process(id: "2") { name } }"#.into(), "process", Absent);
+    for (who, jobs, tasks, forms) in
+        [("hank.hubadmin", 3, 3, 2), ("pia.manager", 1, 1, 2), ("uma.user", 2, 2, 0)]
+    {
+        row(who, "{ team { jobs { totalCount } } }".into(), "team.jobs.totalCount", Is(jobs));
+        row(who, "{ team { tasks { totalCount } } }".into(), "team.tasks.totalCount", Is(tasks));
+        row(who, "{ team { forms { totalCount } } }".into(), "team.forms.totalCount", Is(forms));
     }
     rows
 }
@@ -378,11 +301,7 @@ fn check(reply: &Reply, path: &str, expect: Expect) -> Result<(), String> {
         Is(n) => value.as_u64() == Some(n) && code.is_none(),
         Absent => value.is_null() && code.is_none() && reply.errors().is_empty(),
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("found {value} (error code {code:?})"))
-    }
+    if ok { Ok(()) } else { Err(format!("found {value} (error code {code:?})")) }
 }
 
 #[tokio::test]
@@ -397,9 +316,8 @@ async fn the_default_policy_follows_the_domain_role_by_role() -> anyhow::Result<
             server.query(&email(who), query).await?
         };
         if let Err(found) = check(&reply, path, *expect) {
-            failures.push(format!(
-                "{who}: {path} should be {expect:?}, {found}\n    query: {query}"
-            ));
+            failures
+                .push(format!("{who}: {path} should be {expect:?}, {found}\n    query: {query}"));
         }
     }
     anyhow::ensure!(
@@ -416,9 +334,7 @@ async fn the_default_policy_follows_the_domain_role_by_role() -> anyhow::Result<
 async fn every_demo_member_gets_an_answer() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     for who in ACME {
-        let reply = server
-            .query(&email(who), "{ me { email } team { name } }")
-            .await?;
+        let reply = server.query(&email(who), "{ me { email } team { name } }").await?;
         ensure(
             reply.status == 200 && reply.data(&["me", "email"]) == email(who).as_str(),
             who,
@@ -438,26 +354,10 @@ async fn a_denied_field_is_null_with_forbidden_and_the_rest_of_the_answer_stays(
             r#"{ workflow(id: "1") { name outputVariables { value } schedule } }"#,
         )
         .await?;
-    ensure(
-        reply.data(&["workflow", "name"]) == "Invoice intake",
-        "name readable",
-        &reply,
-    )?;
-    ensure(
-        reply.data(&["workflow", "schedule"]) == "0 6 * * 1-5",
-        "schedule readable",
-        &reply,
-    )?;
-    let workflow = reply
-        .data(&["workflow"])
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    ensure(
-        workflow.get("outputVariables") == Some(&Value::Null),
-        "key present, null",
-        &reply,
-    )?;
+    ensure(reply.data(&["workflow", "name"]) == "Invoice intake", "name readable", &reply)?;
+    ensure(reply.data(&["workflow", "schedule"]) == "0 6 * * 1-5", "schedule readable", &reply)?;
+    let workflow = reply.data(&["workflow"]).as_object().cloned().unwrap_or_default();
+    ensure(workflow.get("outputVariables") == Some(&Value::Null), "key present, null", &reply)?;
     ensure(
         reply.error_code_at("workflow.outputVariables").as_deref() == Some("FORBIDDEN"),
         "FORBIDDEN",

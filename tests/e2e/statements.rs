@@ -32,14 +32,9 @@ async fn measure(server: &TestServer) -> anyhow::Result<(usize, u64)> {
     let reply = server.query("olivia.owner@acme.test", NESTED).await?;
     let statements = server.statement_count() - before;
     ensure(reply.errors().is_empty(), "no errors", &reply)?;
-    let workflows = reply
-        .data(&["team", "orchestrators", "nodes"])
-        .as_array()
-        .map_or(0, |orchestrators| {
-            orchestrators
-                .iter()
-                .map(|o| o["workflows"]["totalCount"].as_u64().unwrap_or(0))
-                .sum()
+    let workflows =
+        reply.data(&["team", "orchestrators", "nodes"]).as_array().map_or(0, |orchestrators| {
+            orchestrators.iter().map(|o| o["workflows"]["totalCount"].as_u64().unwrap_or(0)).sum()
         });
     Ok((statements, workflows))
 }
@@ -53,25 +48,10 @@ async fn a_query_nested_four_levels_costs_a_bounded_number_of_statements_for_7_o
     let tx = server.state.db.begin().await?;
     let seeder = Seeder { db: &tx };
     for n in 0..300 {
-        let (orchestrator, group) = if n % 2 == 0 {
-            (1, Some(1))
-        } else {
-            (2, Some(2))
-        };
-        let workflow = seeder
-            .workflow(
-                1,
-                orchestrator,
-                &format!("Generated {n}"),
-                group,
-                None,
-                2,
-                5,
-            )
-            .await?;
-        seeder
-            .assign(workflow, if n % 2 == 0 { 1 } else { 2 }, group)
-            .await?;
+        let (orchestrator, group) = if n % 2 == 0 { (1, Some(1)) } else { (2, Some(2)) };
+        let workflow =
+            seeder.workflow(1, orchestrator, &format!("Generated {n}"), group, None, 2, 5).await?;
+        seeder.assign(workflow, if n % 2 == 0 { 1 } else { 2 }, group).await?;
     }
     tx.commit().await?;
 

@@ -31,10 +31,7 @@ async fn hash_in_force(
     loop {
         let (_, _, body) = server.get("/healthz").await?;
         let health: serde_json::Value = serde_json::from_str(&body)?;
-        let hash = health["policy"]["hash"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let hash = health["policy"]["hash"].as_str().unwrap_or_default().to_owned();
         if hash == expected || Instant::now() > deadline {
             return Ok(hash);
         }
@@ -63,10 +60,7 @@ async fn a_changed_policy_file_is_put_in_force_and_a_broken_one_is_refused() -> 
     let deny_all = fixture_policy("deny-all")?;
     replace(&path, deny_all)?;
     let in_force = hash_in_force(&server, &hash(deny_all), Duration::from_secs(20)).await?;
-    anyhow::ensure!(
-        in_force == hash(deny_all),
-        "the new policy was not put in force: {in_force}"
-    );
+    anyhow::ensure!(in_force == hash(deny_all), "the new policy was not put in force: {in_force}");
     let reply = server.query("olivia.owner@acme.test", query).await?;
     ensure(
         reply.error_code_at("team").as_deref() == Some("FORBIDDEN"),
@@ -78,10 +72,7 @@ async fn a_changed_policy_file_is_put_in_force_and_a_broken_one_is_refused() -> 
     replace(&path, b"this is not a policy")?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let in_force = hash_in_force(&server, &hash(deny_all), Duration::from_secs(1)).await?;
-    anyhow::ensure!(
-        in_force == hash(deny_all),
-        "a broken file replaced the policy: {in_force}"
-    );
+    anyhow::ensure!(in_force == hash(deny_all), "a broken file replaced the policy: {in_force}");
     let reply = server.query("olivia.owner@acme.test", query).await?;
     ensure(reply.status == 200, "still serving", &reply)?;
 
@@ -93,11 +84,7 @@ async fn a_changed_policy_file_is_put_in_force_and_a_broken_one_is_refused() -> 
         "the built-in policy did not come back: {in_force}"
     );
     let reply = server.query("olivia.owner@acme.test", query).await?;
-    ensure(
-        reply.data(&["team", "name"]) == "Acme Robotics",
-        "answers again",
-        &reply,
-    )?;
+    ensure(reply.data(&["team", "name"]) == "Acme Robotics", "answers again", &reply)?;
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

@@ -44,11 +44,9 @@ pub struct Reply {
 impl Reply {
     /// The value at a path of `data`, e.g. `["team", "name"]`.
     pub fn data(&self, path: &[&str]) -> &Value {
-        path.iter().fold(&self.body["data"], |value, key| {
-            match key.parse::<usize>() {
-                Ok(index) => &value[index],
-                Err(_) => &value[*key],
-            }
+        path.iter().fold(&self.body["data"], |value, key| match key.parse::<usize>() {
+            Ok(index) => &value[index],
+            Err(_) => &value[*key],
         })
     }
 
@@ -68,12 +66,8 @@ impl Reply {
                     other => other.to_string(),
                 })
                 .collect();
-            (at.join(".") == path).then(|| {
-                error["extensions"]["code"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_owned()
-            })
+            (at.join(".") == path)
+                .then(|| error["extensions"]["code"].as_str().unwrap_or("").to_owned())
         })
     }
 }
@@ -110,12 +104,29 @@ impl TestServer {
 
     /// A second gateway over the same database as this one, enforcing another policy.
     pub async fn beside(&self, policy: LoadedPolicy) -> anyhow::Result<Self> {
-        let mut server = Self::serving(policy, self.dir.clone()).await?;
+        Self::beside_with_auth(self, policy, Authenticator::hs256(SECRET.as_bytes())).await
+    }
+
+    /// A second gateway over the same database, with another policy and token verifier.
+    pub async fn beside_with_auth(
+        &self,
+        policy: LoadedPolicy,
+        auth: Authenticator,
+    ) -> anyhow::Result<Self> {
+        let mut server = Self::serving_with(policy, self.dir.clone(), auth).await?;
         server.owns_dir = false;
         Ok(server)
     }
 
     async fn serving(policy: LoadedPolicy, dir: PathBuf) -> anyhow::Result<Self> {
+        Self::serving_with(policy, dir, Authenticator::hs256(SECRET.as_bytes())).await
+    }
+
+    async fn serving_with(
+        policy: LoadedPolicy,
+        dir: PathBuf,
+        auth: Authenticator,
+    ) -> anyhow::Result<Self> {
         let url = format!("sqlite://{}?mode=rwc", dir.join("test.db").display());
         let mut db = store::open(&url).await?;
         let users = demo::seed(&db).await?;
@@ -128,13 +139,10 @@ impl TestServer {
                 eprintln!("SQL {}", info.statement.sql);
             }
         });
-        let auth = Authenticator::hs256(SECRET.as_bytes());
+        let minter = Authenticator::hs256(SECRET.as_bytes());
         let mut tokens = HashMap::new();
         for user in &users {
-            tokens.insert(
-                user.email.clone(),
-                auth.mint(user.id, Some(user.team), 3600)?,
-            );
+            tokens.insert(user.email.clone(), minter.mint(user.id, Some(user.team), 3600)?);
         }
         let state = AppState::new(db, policy, auth);
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -161,10 +169,7 @@ impl TestServer {
 
     /// The token of a demo user, by email.
     pub fn token(&self, email: &str) -> anyhow::Result<&str> {
-        self.tokens
-            .get(email)
-            .map(String::as_str)
-            .with_context(|| format!("no demo user {email}"))
+        self.tokens.get(email).map(String::as_str).with_context(|| format!("no demo user {email}"))
     }
 
     /// Sends a query as a demo user.
@@ -180,13 +185,10 @@ impl TestServer {
     /// Sends a query as a demo user, acting in another team.
     pub async fn query_in(&self, email: &str, team: i32, query: &str) -> anyhow::Result<Reply> {
         let token = self.token(email)?.to_owned();
-        let headers = [
-            ("authorization", format!("Bearer {token}")),
-            ("x-fieldguard-team", team.to_string()),
-        ];
+        let headers =
+            [("authorization", format!("Bearer {token}")), ("x-fieldguard-team", team.to_string())];
         let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.post(&headers, &json!({ "query": query }).to_string())
-            .await
+        self.post(&headers, &json!({ "query": query }).to_string()).await
     }
 
     /// Posts a raw body to `/graphql` with these headers.
@@ -209,11 +211,7 @@ impl TestServer {
 
     /// A GET request; returns status, content type and body.
     pub async fn get(&self, path: &str) -> anyhow::Result<(u16, String, String)> {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await?;
+        let response = self.client.get(format!("{}{path}", self.url)).send().await?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -246,10 +244,7 @@ pub fn ensure(condition: bool, what: &str, reply: &Reply) -> anyhow::Result<()> 
     if condition {
         Ok(())
     } else {
-        bail!(
-            "{what}\nreply: {}",
-            serde_json::to_string_pretty(&reply.body)?
-        )
+        bail!("{what}\nreply: {}", serde_json::to_string_pretty(&reply.body)?)
     }
 }
 

@@ -100,9 +100,7 @@ pub struct ActivePolicy {
 impl ActivePolicy {
     /// Starts with `policy` in force.
     pub fn new(policy: LoadedPolicy) -> Self {
-        Self {
-            current: ArcSwap::from_pointee(policy),
-        }
+        Self { current: ArcSwap::from_pointee(policy) }
     }
 
     /// The version in force now; hold it for the whole request.

@@ -47,11 +47,7 @@ struct Class {
 impl Guard {
     /// A guard for `principal` under `policy`.
     pub fn new(principal: Principal, policy: Arc<LoadedPolicy>) -> Self {
-        Self {
-            principal,
-            policy,
-            state: Mutex::new(State::default()),
-        }
+        Self { principal, policy, state: Mutex::new(State::default()) }
     }
 
     /// Who the request acts for.
@@ -67,9 +63,7 @@ impl Guard {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-made decision behind (decisions
         // are inserted whole), so a poisoned lock is still safe to use.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Interns the attributes of a resource.
@@ -79,46 +73,31 @@ impl Guard {
             return *id;
         }
         let id = ClassId(state.classes.len() as u32);
-        state.classes.push(Class {
-            resource: resource.clone(),
-            decisions: HashMap::new(),
-        });
+        state.classes.push(Class { resource: resource.clone(), decisions: HashMap::new() });
         state.class_of.insert(resource, id);
         id
     }
 
     /// The type name of a class.
     pub fn type_name(&self, class: ClassId) -> &'static str {
-        self.state()
-            .classes
-            .get(class.0 as usize)
-            .map_or("?", |c| c.resource.type_name)
+        self.state().classes.get(class.0 as usize).map_or("?", |c| c.resource.type_name)
     }
 
     /// May the principal read `field` of objects of `class`?
     pub fn permit(&self, class: ClassId, field: &str) -> Result<(), Denied> {
         let mut state = self.state();
         let Some(entry) = state.classes.get(class.0 as usize) else {
-            return Err(Denied {
-                type_name: "?",
-                field: field.to_owned(),
-            });
+            return Err(Denied { type_name: "?", field: field.to_owned() });
         };
         let type_name = entry.resource.type_name;
         let allowed = match entry.decisions.get(field) {
             Some(allowed) => *allowed,
             None => {
                 let resource = entry.resource.clone();
-                let check = Check {
-                    resource: 0,
-                    target: Target::Field(field.to_owned()),
-                };
+                let check = Check { resource: 0, target: Target::Field(field.to_owned()) };
                 let decision = self
                     .session(&mut state)
-                    .decide(
-                        std::slice::from_ref(&resource),
-                        std::slice::from_ref(&check),
-                    )
+                    .decide(std::slice::from_ref(&resource), std::slice::from_ref(&check))
                     .pop()
                     .unwrap_or(Decision::Deny("no answer".into()));
                 if let Decision::Deny(reason) = &decision {
@@ -131,14 +110,7 @@ impl Guard {
                 allowed
             }
         };
-        if allowed {
-            Ok(())
-        } else {
-            Err(Denied {
-                type_name,
-                field: field.to_owned(),
-            })
-        }
+        if allowed { Ok(()) } else { Err(Denied { type_name, field: field.to_owned() }) }
     }
 
     /// Decides, in one batch, every (class, field) pair not decided yet.
@@ -151,21 +123,15 @@ impl Guard {
             let Some(entry) = state.classes.get(class.0 as usize) else {
                 continue;
             };
-            let missing: Vec<&str> = fields
-                .iter()
-                .copied()
-                .filter(|f| !entry.decisions.contains_key(*f))
-                .collect();
+            let missing: Vec<&str> =
+                fields.iter().copied().filter(|f| !entry.decisions.contains_key(*f)).collect();
             if missing.is_empty() {
                 continue;
             }
             let index = resources.len() as u32;
             resources.push(entry.resource.clone());
             for field in missing {
-                checks.push(Check {
-                    resource: index,
-                    target: Target::Field(field.to_owned()),
-                });
+                checks.push(Check { resource: index, target: Target::Field(field.to_owned()) });
                 asked.push((*class, field));
             }
         }
@@ -186,19 +152,14 @@ impl Guard {
         if let Some(visibility) = state.visibilities.get(type_name) {
             return visibility.clone();
         }
-        let visibility = self
-            .session(&mut state)
-            .visibility(&[type_name])
-            .pop()
-            .unwrap_or(Visibility::None);
+        let visibility =
+            self.session(&mut state).visibility(&[type_name]).pop().unwrap_or(Visibility::None);
         state.visibilities.insert(type_name, visibility.clone());
         visibility
     }
 
     fn session<'s>(&self, state: &'s mut State) -> &'s mut Box<dyn Session> {
-        state
-            .session
-            .get_or_insert_with(|| self.policy.policy.session(&self.principal))
+        state.session.get_or_insert_with(|| self.policy.policy.session(&self.principal))
     }
 }
 
@@ -279,9 +240,8 @@ mod tests {
             principal(),
             Arc::new(LoadedPolicy::native(Counting(asked.clone()), "counting")),
         );
-        let classes: Vec<ClassId> = (0..4)
-            .map(|g| guard.classify(Resource::grouped("Workflow", [g])))
-            .collect();
+        let classes: Vec<ClassId> =
+            (0..4).map(|g| guard.classify(Resource::grouped("Workflow", [g]))).collect();
         guard.prefetch(&classes, &["id", "name"]);
         guard.prefetch(&classes, &["id", "name"]);
         for class in &classes {

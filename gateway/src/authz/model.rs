@@ -136,11 +136,7 @@ pub struct Resource {
 impl Resource {
     /// A resource with no security group and no relation to the principal.
     pub fn plain(type_name: &'static str) -> Self {
-        Self {
-            type_name,
-            security_groups: Vec::new(),
-            relations: Relation::NONE,
-        }
+        Self { type_name, security_groups: Vec::new(), relations: Relation::NONE }
     }
 
     /// A resource associated with the given security groups.
@@ -148,11 +144,7 @@ impl Resource {
         let mut security_groups: Vec<i32> = groups.into_iter().collect();
         security_groups.sort_unstable();
         security_groups.dedup();
-        Self {
-            type_name,
-            security_groups,
-            relations: Relation::NONE,
-        }
+        Self { type_name, security_groups, relations: Relation::NONE }
     }
 
     /// The same resource with these relations to the principal.
@@ -225,10 +217,9 @@ impl Visibility {
             Self::None => false,
             Self::Where(clauses) => clauses.iter().any(|clause| {
                 clause.iter().all(|condition| match condition {
-                    Condition::InSecurityGroups(groups) => resource
-                        .security_groups
-                        .iter()
-                        .any(|group| groups.contains(group)),
+                    Condition::InSecurityGroups(groups) => {
+                        resource.security_groups.iter().any(|group| groups.contains(group))
+                    }
                     Condition::Related(relations) => resource.relations.contains(*relations),
                 })
             }),

@@ -29,20 +29,13 @@ struct Fixed(bool);
 
 impl Session for Fixed {
     fn decide(&mut self, _resources: &[Resource], checks: &[Check]) -> Vec<Decision> {
-        let decision = if self.0 {
-            Decision::Allow
-        } else {
-            Decision::Deny("the policy denies all".into())
-        };
+        let decision =
+            if self.0 { Decision::Allow } else { Decision::Deny("the policy denies all".into()) };
         vec![decision; checks.len()]
     }
 
     fn visibility(&mut self, type_names: &[&str]) -> Vec<Visibility> {
-        let visibility = if self.0 {
-            Visibility::All
-        } else {
-            Visibility::None
-        };
+        let visibility = if self.0 { Visibility::All } else { Visibility::None };
         vec![visibility; type_names.len()]
     }
 }

@@ -56,9 +56,7 @@ fn engine() -> Result<&'static Engine, Error> {
             .map_err(|e| e.to_string())?;
         Ok(engine)
     });
-    engine
-        .as_ref()
-        .map_err(|reason| Error::PolicyEngine(reason.clone()))
+    engine.as_ref().map_err(|reason| Error::PolicyEngine(reason.clone()))
 }
 
 /// What each store carries: its resource limits.
@@ -89,9 +87,7 @@ impl WasmPolicy {
             .map_err(|e| Error::InvalidPolicy(format!("{e:#}")))?;
         let linker = Linker::<StoreData>::new(engine);
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
-            Error::InvalidPolicy(format!(
-                "a policy may import nothing, but this one does: {e:#}"
-            ))
+            Error::InvalidPolicy(format!("a policy may import nothing, but this one does: {e:#}"))
         })?;
         let pre = bindings::PolicyPre::new(instance_pre).map_err(|e| {
             Error::InvalidPolicy(format!("it does not export the policy world: {e:#}"))
@@ -286,19 +282,13 @@ fn from_wit_relation(relation: wit::Relation) -> super::Relation {
         (R::ASSIGNEE, wit::Relation::ASSIGNEE),
     ]
     .into_iter()
-    .fold(R::NONE, |acc, (ours, theirs)| {
-        acc.with(ours, relation.contains(theirs))
-    })
+    .fold(R::NONE, |acc, (ours, theirs)| acc.with(ours, relation.contains(theirs)))
 }
 
 fn to_wit_resource(resource: &Resource) -> wit::Resource {
     wit::Resource {
         type_name: resource.type_name.to_owned(),
-        security_groups: resource
-            .security_groups
-            .iter()
-            .map(|id| *id as u64)
-            .collect(),
+        security_groups: resource.security_groups.iter().map(|id| *id as u64).collect(),
         relations: to_wit_relation(resource.relations),
     }
 }

@@ -29,19 +29,13 @@ impl PolicyWatcher {
             what: format!("resolving {}", path.display()),
             source,
         })?;
-        let directory = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("/"));
+        let directory = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
         let file_name = path.file_name().map(|name| name.to_owned());
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
                 if let Ok(event) = event
-                    && event
-                        .paths
-                        .iter()
-                        .any(|p| p.file_name() == file_name.as_deref())
+                    && event.paths.iter().any(|p| p.file_name() == file_name.as_deref())
                 {
                     let _ = tx.send(());
                 }

@@ -45,9 +45,7 @@ fn encode_cursor(id: i32) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> Option<i32> {
-    cursor
-        .strip_prefix('c')
-        .and_then(|hex| i32::from_str_radix(hex, 16).ok())
+    cursor.strip_prefix('c').and_then(|hex| i32::from_str_radix(hex, 16).ok())
 }
 
 /// Pages a list already loaded whole (nested lists, loaded in batches for many parents).
@@ -60,11 +58,7 @@ pub fn page_in_memory<M>(rows: Vec<M>, id: fn(&M) -> i32, args: PageArgs) -> Pag
         .collect();
     let has_next = items.len() as u64 > args.first;
     items.truncate(args.first as usize);
-    Page {
-        items,
-        total,
-        has_next,
-    }
+    Page { items, total, has_next }
 }
 
 /// A page of a list.
@@ -78,11 +72,7 @@ impl<T: Node> Connection<T> {
     /// A connection over a page of built nodes.
     pub fn new(ctx: &Context<'_>, page: Page<T>, args: PageArgs) -> Result<Self> {
         let class = classify(ctx, Resource::plain(T::CONNECTION))?;
-        Ok(Self {
-            class,
-            page,
-            after: args.after,
-        })
+        Ok(Self { class, page, after: args.after })
     }
 }
 
@@ -136,10 +126,7 @@ where
             self.page
                 .items
                 .iter()
-                .map(|node| Edge {
-                    class: edge_class,
-                    node: node.clone(),
-                })
+                .map(|node| Edge { class: edge_class, node: node.clone() })
                 .collect()
         })
     }

@@ -58,9 +58,5 @@ where
     K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
     Batcher: Loader<K, Error = Arc<Error>>,
 {
-    request(ctx)?
-        .loader
-        .load_one(key)
-        .await
-        .map_err(|error| error.to_graphql())
+    request(ctx)?.loader.load_one(key).await.map_err(|error| error.to_graphql())
 }

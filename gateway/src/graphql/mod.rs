@@ -28,9 +28,7 @@ pub type ApiSchema = Schema<Query, EmptyMutation, EmptySubscription>;
 
 /// Builds the schema. Per-request data ([`RequestData`]) is attached to each request.
 pub fn schema() -> ApiSchema {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
-        .extension(nulls::NullOnError)
-        .finish()
+    Schema::build(Query, EmptyMutation, EmptySubscription).extension(nulls::NullOnError).finish()
 }
 
 /// The schema in SDL, as checked in at `schema.graphql`.

@@ -14,11 +14,7 @@ use crate::store::visibility::Guarded;
 
 /// An object with a global id.
 #[derive(Interface)]
-#[graphql(field(
-    name = "id",
-    ty = "Option<ID>",
-    desc = "The object's global id, `Type:number`."
-))]
+#[graphql(field(name = "id", ty = "Option<ID>", desc = "The object's global id, `Type:number`."))]
 #[allow(clippy::large_enum_variant)]
 pub enum Node {
     /// A team.
@@ -69,9 +65,7 @@ where
     T: Build<Row = E::Model>,
 {
     let data = super::context::request(ctx)?;
-    let row = read::by_id::<E>(&data.db, &data.guard, column, id)
-        .await
-        .gql()?;
+    let row = read::by_id::<E>(&data.db, &data.guard, column, id).await.gql()?;
     build_one(ctx, row).await
 }
 
@@ -84,12 +78,8 @@ pub async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
         return Ok(None);
     };
     Ok(match type_name {
-        "Team" => find::<team::Entity, Team>(ctx, team::Column::Id, n)
-            .await?
-            .map(Node::Team),
-        "User" => find::<user::Entity, User>(ctx, user::Column::Id, n)
-            .await?
-            .map(Node::User),
+        "Team" => find::<team::Entity, Team>(ctx, team::Column::Id, n).await?.map(Node::Team),
+        "User" => find::<user::Entity, User>(ctx, user::Column::Id, n).await?.map(Node::User),
         "Membership" => find::<membership::Entity, Membership>(ctx, membership::Column::Id, n)
             .await?
             .map(Node::Membership),
@@ -112,18 +102,12 @@ pub async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
         "BotRunner" => find::<bot_runner::Entity, BotRunner>(ctx, bot_runner::Column::Id, n)
             .await?
             .map(Node::BotRunner),
-        "Process" => find::<process::Entity, Process>(ctx, process::Column::Id, n)
-            .await?
-            .map(Node::Process),
-        "Job" => find::<job::Entity, Job>(ctx, job::Column::Id, n)
-            .await?
-            .map(Node::Job),
-        "Task" => find::<task::Entity, Task>(ctx, task::Column::Id, n)
-            .await?
-            .map(Node::Task),
-        "Form" => find::<form::Entity, Form>(ctx, form::Column::Id, n)
-            .await?
-            .map(Node::Form),
+        "Process" => {
+            find::<process::Entity, Process>(ctx, process::Column::Id, n).await?.map(Node::Process)
+        }
+        "Job" => find::<job::Entity, Job>(ctx, job::Column::Id, n).await?.map(Node::Job),
+        "Task" => find::<task::Entity, Task>(ctx, task::Column::Id, n).await?.map(Node::Task),
+        "Form" => find::<form::Entity, Form>(ctx, form::Column::Id, n).await?.map(Node::Form),
         "AuditEntry" => find::<audit_entry::Entity, AuditEntry>(ctx, audit_entry::Column::Id, n)
             .await?
             .map(Node::AuditEntry),

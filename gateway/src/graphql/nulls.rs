@@ -19,20 +19,12 @@ pub struct FieldErrors(Arc<Mutex<Vec<ServerError>>>);
 
 impl FieldErrors {
     fn push(&self, error: ServerError) {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(error);
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(error);
     }
 
     /// Takes the recorded errors.
     pub fn take(&self) -> Vec<ServerError> {
-        std::mem::take(
-            &mut *self
-                .0
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        )
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 }
 

@@ -33,9 +33,7 @@ where
         return Ok(None);
     };
     let data = request(ctx)?;
-    let row = read::by_id::<E>(&data.db, &data.guard, column, id)
-        .await
-        .gql()?;
+    let row = read::by_id::<E>(&data.db, &data.guard, column, id).await.gql()?;
     build_one(ctx, row).await
 }
 
@@ -45,10 +43,8 @@ impl Query {
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         root(ctx)?;
         let data = request(ctx)?;
-        let row = user::Entity::find_by_id(data.guard.principal().user)
-            .one(&data.db)
-            .await
-            .gql()?;
+        let row =
+            user::Entity::find_by_id(data.guard.principal().user).one(&data.db).await.gql()?;
         build_one(ctx, row).await
     }
 
@@ -76,9 +72,7 @@ impl Query {
     async fn team(&self, ctx: &Context<'_>) -> Result<Option<Team>> {
         root(ctx)?;
         let data = request(ctx)?;
-        let row = read::team(&data.db, data.guard.principal().team)
-            .await
-            .gql()?;
+        let row = read::team(&data.db, data.guard.principal().team).await.gql()?;
         build_one(ctx, row).await
     }
 
@@ -118,9 +112,6 @@ impl Query {
         root(ctx)?;
         let data = request(ctx)?;
         let class = classify(ctx, Resource::plain("PolicyInfo"))?;
-        Ok(Some(PolicyInfo {
-            class,
-            info: data.guard.policy().info.clone(),
-        }))
+        Ok(Some(PolicyInfo { class, info: data.guard.policy().info.clone() }))
     }
 }

@@ -64,11 +64,7 @@ impl Authenticator {
         })?;
         let mut validation = Validation::new(Algorithm::RS256);
         validation.leeway = 5;
-        Ok(Self {
-            decoding,
-            encoding: None,
-            validation,
-        })
+        Ok(Self { decoding, encoding: None, validation })
     }
 
     /// Checks a bearer token and says whom it names.
@@ -85,21 +81,13 @@ impl Authenticator {
             data.claims.sub.parse::<i32>().map_err(|_| {
                 Error::Unauthenticated("the token's subject is not a user id".into())
             })?;
-        Ok(Identity {
-            user,
-            team: data.claims.team,
-        })
+        Ok(Identity { user, team: data.claims.team })
     }
 
     /// Mints a token for `user`, valid for `ttl_seconds`.
     pub fn mint(&self, user: i32, team: Option<i32>, ttl_seconds: u64) -> Result<String, Error> {
         let now = chrono::Utc::now().timestamp().max(0) as u64;
-        self.sign(&Claims {
-            sub: user.to_string(),
-            exp: now + ttl_seconds,
-            iat: now,
-            team,
-        })
+        self.sign(&Claims { sub: user.to_string(), exp: now + ttl_seconds, iat: now, team })
     }
 
     /// Signs claims as they are (HS256 only).

@@ -67,10 +67,9 @@ fn error_response(status: StatusCode, error: &Error) -> Response {
     let body = json!({ "data": null, "errors": [{ "message": message, "extensions": { "code": error.code() } }] });
     let mut response = (status, Json(body)).into_response();
     if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
     }
     response
 }
@@ -116,10 +115,7 @@ async fn graphql(
     // No data at all means the document was never executed: it did not parse or validate.
     let status = if response.data == async_graphql::Value::Null && !response.errors.is_empty() {
         for error in &mut response.errors {
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", "INVALID_INPUT");
+            error.extensions.get_or_insert_with(Default::default).set("code", "INVALID_INPUT");
         }
         StatusCode::BAD_REQUEST
     } else {
@@ -139,21 +135,12 @@ fn is_introspection_only(request: &async_graphql::Request) -> bool {
     let mut operations = document.operations.iter().peekable();
     operations.peek().is_some()
         && operations.all(|(_, operation)| {
-            operation
-                .node
-                .selection_set
-                .node
-                .items
-                .iter()
-                .all(|selection| match &selection.node {
-                    Selection::Field(field) => {
-                        matches!(
-                            field.node.name.node.as_str(),
-                            "__schema" | "__type" | "__typename"
-                        )
-                    }
-                    _ => false,
-                })
+            operation.node.selection_set.node.items.iter().all(|selection| match &selection.node {
+                Selection::Field(field) => {
+                    matches!(field.node.name.node.as_str(), "__schema" | "__type" | "__typename")
+                }
+                _ => false,
+            })
         })
 }
 
@@ -172,10 +159,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Guard, Er
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
         .ok_or_else(|| {
             Error::Unauthenticated("the Authorization header is not `Bearer <token>`".into())
@@ -183,15 +167,11 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Guard, Er
     let identity = state.auth.verify(token)?;
     let team = match headers.get(TEAM_HEADER) {
         None => identity.team,
-        Some(value) => Some(
-            value
-                .to_str()
-                .ok()
-                .and_then(|v| v.trim().parse::<i32>().ok())
-                .ok_or_else(|| {
-                    Error::Unauthenticated(format!("the {TEAM_HEADER} header is not a team id"))
-                })?,
-        ),
+        Some(value) => {
+            Some(value.to_str().ok().and_then(|v| v.trim().parse::<i32>().ok()).ok_or_else(
+                || Error::Unauthenticated(format!("the {TEAM_HEADER} header is not a team id")),
+            )?)
+        }
     };
     let principal = crate::store::read::principal(&state.db, identity.user, team).await?;
     Ok(Guard::new(principal, state.policy.current()))

@@ -75,10 +75,7 @@ fn group<M>(rows: Vec<M>, key: fn(&M) -> i32) -> HashMap<i32, Vec<M>> {
 }
 
 fn single<M>(grouped: HashMap<i32, Vec<M>>) -> HashMap<i32, M> {
-    grouped
-        .into_iter()
-        .filter_map(|(id, mut rows)| rows.pop().map(|row| (id, row)))
-        .collect()
+    grouped.into_iter().filter_map(|(id, mut rows)| rows.pop().map(|row| (id, row))).collect()
 }
 
 /// Declares a relation key and how a batch of them is answered.
@@ -366,9 +363,5 @@ fn pick(
     runners: &[bot_runner::Model],
     ids: impl Iterator<Item = i32> + Clone,
 ) -> Vec<bot_runner::Model> {
-    runners
-        .iter()
-        .filter(|r| ids.clone().any(|id| id == r.id))
-        .cloned()
-        .collect()
+    runners.iter().filter(|r| ids.clone().any(|id| id == r.id)).cloned().collect()
 }

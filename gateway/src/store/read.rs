@@ -44,10 +44,7 @@ pub fn visible<E: Guarded>(guard: &Guard) -> Where {
     let principal = guard.principal();
     Where::all()
         .add(E::in_team(principal.team))
-        .add(condition::<E>(
-            &guard.visibility(E::TYPE_NAME),
-            principal.user,
-        ))
+        .add(condition::<E>(&guard.visibility(E::TYPE_NAME), principal.user))
 }
 
 /// A page of the rows of `E` the request may see, among those `filter` selects.
@@ -55,12 +52,12 @@ pub async fn page<E: Guarded>(
     db: &DatabaseConnection,
     guard: &Guard,
     filter: Where,
-    id: E::Column,
     args: PageArgs,
 ) -> Result<Page<E::Model>, Error>
 where
     E::Model: Sync,
 {
+    let id = id_column::<E>()?;
     let select: Select<E> = E::find().filter(visible::<E>(guard)).filter(filter);
     let total = select.clone().count(db).await?;
     let mut rows = select;
@@ -71,10 +68,14 @@ where
     let mut items = rows.order_by_asc(id).limit(first + 1).all(db).await?;
     let has_next = items.len() as u64 > first;
     items.truncate(first as usize);
-    Ok(Page {
-        items,
-        total,
-        has_next,
+    Ok(Page { items, total, has_next })
+}
+
+/// The id column of a table keyed by one integer column.
+fn id_column<E: EntityTrait>() -> Result<E::Column, Error> {
+    use sea_orm::{Iterable, PrimaryKeyToColumn};
+    E::PrimaryKey::iter().next().map(PrimaryKeyToColumn::into_column).ok_or_else(|| {
+        Error::Database(sea_orm::DbErr::Custom("a paged table has no primary key".into()))
     })
 }
 
@@ -85,11 +86,7 @@ pub async fn by_id<E: Guarded>(
     id: E::Column,
     value: i32,
 ) -> Result<Option<E::Model>, Error> {
-    Ok(E::find()
-        .filter(visible::<E>(guard))
-        .filter(id.eq(value))
-        .one(db)
-        .await?)
+    Ok(E::find().filter(visible::<E>(guard)).filter(id.eq(value)).one(db).await?)
 }
 
 /// The acting team's row (never filtered: the principal is a member).
@@ -113,13 +110,7 @@ pub async fn teams_of(
         .await?;
     Ok(memberships
         .into_iter()
-        .filter_map(|m| {
-            teams
-                .iter()
-                .find(|t| t.id == m.team_id)
-                .cloned()
-                .map(|t| (m, t))
-        })
+        .filter_map(|m| teams.iter().find(|t| t.id == m.team_id).cloned().map(|t| (m, t)))
         .collect())
 }
 
@@ -141,11 +132,8 @@ pub async fn principal(
     if let Some(team) = team {
         memberships = memberships.filter(membership::Column::TeamId.eq(team));
     }
-    let membership = memberships
-        .order_by_asc(membership::Column::Id)
-        .one(db)
-        .await?
-        .ok_or_else(|| {
+    let membership =
+        memberships.order_by_asc(membership::Column::Id).one(db).await?.ok_or_else(|| {
             Error::Unauthenticated(match team {
                 Some(team) => format!("you are not a member of team {team}"),
                 None => "you are not a member of any team".into(),

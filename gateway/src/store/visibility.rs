@@ -39,32 +39,25 @@ pub fn condition<E: Guarded>(visibility: &Visibility, user: i32) -> Where {
         Visibility::All => Where::all(),
         Visibility::None => Where::all().add(never()),
         Visibility::Where(clauses) => {
-            clauses
-                .iter()
-                .fold(Where::any().add(never()), |any, clause| {
-                    let all = clause.iter().fold(Where::all(), |all, condition| {
-                        all.add(match condition {
-                            Condition::InSecurityGroups(groups) if groups.is_empty() => never(),
-                            Condition::InSecurityGroups(groups) => {
-                                E::in_groups(groups.clone()).unwrap_or_else(never)
-                            }
-                            Condition::Related(relations) => related::<E>(*relations, user),
-                        })
-                    });
-                    any.add(all)
-                })
+            clauses.iter().fold(Where::any().add(never()), |any, clause| {
+                let all = clause.iter().fold(Where::all(), |all, condition| {
+                    all.add(match condition {
+                        Condition::InSecurityGroups(groups) if groups.is_empty() => never(),
+                        Condition::InSecurityGroups(groups) => {
+                            E::in_groups(groups.clone()).unwrap_or_else(never)
+                        }
+                        Condition::Related(relations) => related::<E>(*relations, user),
+                    })
+                });
+                any.add(all)
+            })
         }
     }
 }
 
 /// Every flag of `relations`, each through the table's own translation.
 fn related<E: Guarded>(relations: Relation, user: i32) -> SimpleExpr {
-    let flags = [
-        Relation::IS_PRINCIPAL,
-        Relation::CREATOR,
-        Relation::LAUNCHER,
-        Relation::ASSIGNEE,
-    ];
+    let flags = [Relation::IS_PRINCIPAL, Relation::CREATOR, Relation::LAUNCHER, Relation::ASSIGNEE];
     let mut all = Where::all();
     for flag in flags.into_iter().filter(|flag| relations.contains(*flag)) {
         all = all.add(E::related(flag, user).unwrap_or_else(never));

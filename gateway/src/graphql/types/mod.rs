@@ -14,13 +14,18 @@ pub use process_hub::*;
 pub use team::*;
 
 use std::future::Future;
+use std::hash::Hash;
+use std::sync::Arc;
 
+use async_graphql::dataloader::Loader;
 use async_graphql::{Context, Result};
 use sea_orm::Condition as Where;
 
 use super::connection::{Connection, Node, page_args, page_in_memory};
-use super::context::request;
-use crate::error::ResultExt;
+use super::context::{load, permit, request};
+use crate::authz::ClassId;
+use crate::error::{Error, ResultExt};
+use crate::store::loaders::Batcher;
 use crate::store::read::{self, Page};
 use crate::store::visibility::Guarded;
 
@@ -47,54 +52,77 @@ pub(crate) async fn build_one<T: Build>(
     }
 }
 
-/// A connection over rows loaded whole (a nested list, loaded in a batch for many parents).
-pub(crate) async fn nested<T: Node + Build>(
+/// The field being resolved on an object of `class`, listing the `T`s related to it through
+/// `key`: checked by the policy, loaded in one batch with the siblings' lists, then paged.
+pub(crate) async fn related<K, T>(
     ctx: &Context<'_>,
-    rows: Vec<T::Row>,
-    id: fn(&T::Row) -> i32,
+    class: ClassId,
+    key: K,
     first: Option<i32>,
     after: Option<String>,
-) -> Result<Connection<T>> {
+) -> Result<Option<Connection<T>>>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    Batcher: Loader<K, Value = Vec<T::Row>, Error = Arc<Error>>,
+    T: Node + Build,
+    T::Row: HasId,
+{
+    permit(ctx, class)?;
+    let rows = load(ctx, key).await?.unwrap_or_default();
     let args = page_args(first, after)?;
-    let Page {
-        items,
-        total,
-        has_next,
-    } = page_in_memory(rows, id, args);
-    let page = Page {
-        items: T::build(ctx, items).await?,
-        total,
-        has_next,
-    };
-    Connection::new(ctx, page, args)
+    let Page { items, total, has_next } = page_in_memory(rows, HasId::id, args);
+    let page = Page { items: T::build(ctx, items).await?, total, has_next };
+    Connection::new(ctx, page, args).map(Some)
 }
 
-/// A connection over a page read from the database, filtered by visibility.
-pub(crate) async fn listed<E, T>(
+/// The field being resolved on an object of `class`, listing the team's `T`s: checked by the
+/// policy, then one page read from the database, filtered by visibility.
+pub(crate) async fn team_list<E, T>(
     ctx: &Context<'_>,
-    filter: Where,
-    id: E::Column,
+    class: ClassId,
     first: Option<i32>,
     after: Option<String>,
-) -> Result<Connection<T>>
+) -> Result<Option<Connection<T>>>
 where
     E: Guarded,
     E::Model: Sync,
     T: Node + Build<Row = E::Model>,
 {
+    permit(ctx, class)?;
     let args = page_args(first, after)?;
     let data = request(ctx)?;
-    let Page {
-        items,
-        total,
-        has_next,
-    } = read::page::<E>(&data.db, &data.guard, filter, id, args)
-        .await
-        .gql()?;
-    let page = Page {
-        items: T::build(ctx, items).await?,
-        total,
-        has_next,
-    };
-    Connection::new(ctx, page, args)
+    let Page { items, total, has_next } =
+        read::page::<E>(&data.db, &data.guard, Where::all(), args).await.gql()?;
+    let page = Page { items: T::build(ctx, items).await?, total, has_next };
+    Connection::new(ctx, page, args).map(Some)
 }
+
+/// A row with an integer id.
+pub(crate) trait HasId {
+    /// Its id.
+    fn id(&self) -> i32;
+}
+
+macro_rules! has_id {
+    ($($table:ident),+) => {
+        $(impl HasId for crate::store::entity::$table::Model {
+            fn id(&self) -> i32 {
+                self.id
+            }
+        })+
+    };
+}
+
+has_id!(
+    membership,
+    invitation,
+    security_group,
+    orchestrator,
+    workflow,
+    bot_runner,
+    process,
+    job,
+    task,
+    form,
+    audit_entry
+);

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
-use super::{Build, SecurityGroup, User, build_one, nested, security_groups, user};
+use super::{Build, SecurityGroup, User, build_one, related, security_groups, user};
 use crate::authz::{ClassId, Resource};
 use crate::graphql::connection::Connection;
 use crate::graphql::context::{classify, load, permit, read, request};
@@ -27,11 +27,8 @@ where
             Error = std::sync::Arc<crate::error::Error>,
         >,
 {
-    let groups = request(ctx)?
-        .loader
-        .load_many(rows.iter().map(&key))
-        .await
-        .map_err(|e| e.to_graphql())?;
+    let groups =
+        request(ctx)?.loader.load_many(rows.iter().map(&key)).await.map_err(|e| e.to_graphql())?;
     rows.into_iter()
         .map(|row| {
             let ids = groups.get(&key(&row)).cloned().unwrap_or_default();
@@ -87,9 +84,7 @@ impl Orchestrator {
     /// The security groups it is attached to (those you may see).
     async fn security_groups(&self, ctx: &Context<'_>) -> Result<Option<Vec<SecurityGroup>>> {
         permit(ctx, self.class)?;
-        let ids = load(ctx, GroupsOfOrchestrator(self.row.id))
-            .await?
-            .unwrap_or_default();
+        let ids = load(ctx, GroupsOfOrchestrator(self.row.id)).await?.unwrap_or_default();
         security_groups(ctx, ids).await.map(Some)
     }
     /// Its workflows.
@@ -99,13 +94,7 @@ impl Orchestrator {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<Workflow>>> {
-        permit(ctx, self.class)?;
-        let rows = load(ctx, WorkflowsOfOrchestrator(self.row.id))
-            .await?
-            .unwrap_or_default();
-        nested::<Workflow>(ctx, rows, |r| r.id, first, after)
-            .await
-            .map(Some)
+        related(ctx, self.class, WorkflowsOfOrchestrator(self.row.id), first, after).await
     }
 }
 
@@ -148,11 +137,7 @@ impl Workflow {
     /// The orchestrator it runs on.
     async fn orchestrator(&self, ctx: &Context<'_>) -> Result<Option<Orchestrator>> {
         permit(ctx, self.class)?;
-        build_one(
-            ctx,
-            load(ctx, OrchestratorById(self.row.orchestrator_id)).await?,
-        )
-        .await
+        build_one(ctx, load(ctx, OrchestratorById(self.row.orchestrator_id)).await?).await
     }
     /// The version in use.
     async fn current_version(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
@@ -180,61 +165,35 @@ impl Workflow {
     async fn output_variables(&self, ctx: &Context<'_>) -> Result<Option<Vec<OutputVariable>>> {
         permit(ctx, self.class)?;
         let class = classify(ctx, self.part("OutputVariable"))?;
-        let rows = load(ctx, OutputsOfWorkflow(self.row.id))
-            .await?
-            .unwrap_or_default();
-        Ok(Some(
-            rows.into_iter()
-                .map(|row| OutputVariable { row, class })
-                .collect(),
-        ))
+        let rows = load(ctx, OutputsOfWorkflow(self.row.id)).await?.unwrap_or_default();
+        Ok(Some(rows.into_iter().map(|row| OutputVariable { row, class }).collect()))
     }
     /// Every published version, oldest first.
     async fn versions(&self, ctx: &Context<'_>) -> Result<Option<Vec<WorkflowVersion>>> {
         permit(ctx, self.class)?;
         let class = classify(ctx, self.part("WorkflowVersion"))?;
-        let mut rows = load(ctx, VersionsOfWorkflow(self.row.id))
-            .await?
-            .unwrap_or_default();
+        let mut rows = load(ctx, VersionsOfWorkflow(self.row.id)).await?.unwrap_or_default();
         rows.sort_by_key(|v| v.number);
-        Ok(Some(
-            rows.into_iter()
-                .map(|row| WorkflowVersion { row, class })
-                .collect(),
-        ))
+        Ok(Some(rows.into_iter().map(|row| WorkflowVersion { row, class }).collect()))
     }
     /// Its execution log, oldest first.
     async fn execution_logs(&self, ctx: &Context<'_>) -> Result<Option<Vec<LogEntry>>> {
         permit(ctx, self.class)?;
         let class = classify(ctx, self.part("LogEntry"))?;
-        let rows = load(ctx, LogsOfWorkflow(self.row.id))
-            .await?
-            .unwrap_or_default();
-        Ok(Some(
-            rows.into_iter()
-                .map(|row| LogEntry { row, class })
-                .collect(),
-        ))
+        let rows = load(ctx, LogsOfWorkflow(self.row.id)).await?.unwrap_or_default();
+        Ok(Some(rows.into_iter().map(|row| LogEntry { row, class }).collect()))
     }
     /// Its queue of pending runs.
     async fn queue(&self, ctx: &Context<'_>) -> Result<Option<Vec<QueueItem>>> {
         permit(ctx, self.class)?;
         let class = classify(ctx, self.part("QueueItem"))?;
-        let rows = load(ctx, QueueOfWorkflow(self.row.id))
-            .await?
-            .unwrap_or_default();
-        Ok(Some(
-            rows.into_iter()
-                .map(|row| QueueItem { row, class })
-                .collect(),
-        ))
+        let rows = load(ctx, QueueOfWorkflow(self.row.id)).await?.unwrap_or_default();
+        Ok(Some(rows.into_iter().map(|row| QueueItem { row, class }).collect()))
     }
     /// The bot runners assigned to run it (those you may see).
     async fn assigned_bot_runners(&self, ctx: &Context<'_>) -> Result<Option<Vec<BotRunner>>> {
         permit(ctx, self.class)?;
-        let rows = load(ctx, BotRunnersOfWorkflow(self.row.id))
-            .await?
-            .unwrap_or_default();
+        let rows = load(ctx, BotRunnersOfWorkflow(self.row.id)).await?.unwrap_or_default();
         BotRunner::build(ctx, rows).await.map(Some)
     }
 }
@@ -346,10 +305,7 @@ impl Build for BotRunner {
             .map_err(|e| e.to_graphql())?;
         rows.into_iter()
             .map(|row| {
-                let groups = groups
-                    .get(&GroupsOfBotRunner(row.id))
-                    .cloned()
-                    .unwrap_or_default();
+                let groups = groups.get(&GroupsOfBotRunner(row.id)).cloned().unwrap_or_default();
                 let class = classify(ctx, Resource::grouped("BotRunner", groups.iter().copied()))?;
                 Ok(Self { row, class, groups })
             })
@@ -390,18 +346,10 @@ impl BotRunner {
         ctx: &Context<'_>,
     ) -> Result<Option<Vec<RegistrationToken>>> {
         permit(ctx, self.class)?;
-        let class = classify(
-            ctx,
-            Resource::grouped("RegistrationToken", self.groups.iter().copied()),
-        )?;
-        let rows = load(ctx, TokensOfBotRunner(self.row.id))
-            .await?
-            .unwrap_or_default();
-        Ok(Some(
-            rows.into_iter()
-                .map(|row| RegistrationToken { row, class })
-                .collect(),
-        ))
+        let class =
+            classify(ctx, Resource::grouped("RegistrationToken", self.groups.iter().copied()))?;
+        let rows = load(ctx, TokensOfBotRunner(self.row.id)).await?.unwrap_or_default();
+        Ok(Some(rows.into_iter().map(|row| RegistrationToken { row, class }).collect()))
     }
 }
 

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
-use super::{Build, SecurityGroup, User, build_one, nested, security_groups, user};
+use super::{Build, SecurityGroup, User, build_one, related, security_groups, user};
 use crate::authz::{ClassId, Relation, Resource};
 use crate::graphql::connection::Connection;
 use crate::graphql::context::{classify, load, permit, read, request};
@@ -37,13 +37,9 @@ impl Build for Process {
             .map_err(|e| e.to_graphql())?;
         rows.into_iter()
             .map(|row| {
-                let groups = groups
-                    .get(&GroupsOfProcess(row.id))
-                    .cloned()
-                    .unwrap_or_default();
-                let launcher = launchers
-                    .get(&LaunchersOfProcess(row.id))
-                    .is_some_and(|l| l.contains(&me));
+                let groups = groups.get(&GroupsOfProcess(row.id)).cloned().unwrap_or_default();
+                let launcher =
+                    launchers.get(&LaunchersOfProcess(row.id)).is_some_and(|l| l.contains(&me));
                 let relations = Relation::NONE
                     .with(Relation::CREATOR, row.created_by == me)
                     .with(Relation::LAUNCHER, launcher);
@@ -79,18 +75,13 @@ impl Process {
     /// Who may launch it.
     async fn launch_permissions(&self, ctx: &Context<'_>) -> Result<Option<Vec<User>>> {
         permit(ctx, self.class)?;
-        let ids = load(ctx, LaunchersOfProcess(self.row.id))
-            .await?
-            .unwrap_or_default();
+        let ids = load(ctx, LaunchersOfProcess(self.row.id)).await?.unwrap_or_default();
         let found = request(ctx)?
             .loader
             .load_many(ids.iter().copied().map(UserById))
             .await
             .map_err(|e| e.to_graphql())?;
-        let rows = ids
-            .into_iter()
-            .filter_map(|id| found.get(&UserById(id)).cloned())
-            .collect();
+        let rows = ids.into_iter().filter_map(|id| found.get(&UserById(id)).cloned()).collect();
         User::build(ctx, rows).await.map(Some)
     }
     /// Its security groups (those you may see).
@@ -105,13 +96,7 @@ impl Process {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<Job>>> {
-        permit(ctx, self.class)?;
-        let rows = load(ctx, JobsOfProcess(self.row.id))
-            .await?
-            .unwrap_or_default();
-        nested::<Job>(ctx, rows, |r| r.id, first, after)
-            .await
-            .map(Some)
+        related(ctx, self.class, JobsOfProcess(self.row.id), first, after).await
     }
 }
 
@@ -171,13 +156,7 @@ impl Job {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<Task>>> {
-        permit(ctx, self.class)?;
-        let rows = load(ctx, TasksOfJob(self.row.id))
-            .await?
-            .unwrap_or_default();
-        nested::<Task>(ctx, rows, |r| r.id, first, after)
-            .await
-            .map(Some)
+        related(ctx, self.class, TasksOfJob(self.row.id), first, after).await
     }
 }
 
@@ -265,12 +244,7 @@ impl Form {
     /// The names of its fields.
     async fn field_names(&self, ctx: &Context<'_>) -> Result<Option<Vec<&str>>> {
         read(ctx, self.class, || {
-            self.row
-                .field_names
-                .split(',')
-                .map(str::trim)
-                .filter(|f| !f.is_empty())
-                .collect()
+            self.row.field_names.split(',').map(str::trim).filter(|f| !f.is_empty()).collect()
         })
     }
 }

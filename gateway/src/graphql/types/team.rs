@@ -3,10 +3,10 @@
 
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
-use sea_orm::Condition as Where;
 
 use super::{
-    BotRunner, Build, Form, Job, Orchestrator, Process, Task, Workflow, build_one, listed, nested,
+    BotRunner, Build, Form, Job, Orchestrator, Process, Task, Workflow, build_one, related,
+    team_list,
 };
 use crate::authz::{ClassId, PolicyInfo as Info, Relation, Resource};
 use crate::graphql::connection::Connection;
@@ -52,9 +52,8 @@ impl Team {
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Membership>> {
         permit(ctx, self.class)?;
         let data = request(ctx)?;
-        let row = crate::store::read::owner(&data.db, &data.guard)
-            .await
-            .map_err(|e| e.to_graphql())?;
+        let row =
+            crate::store::read::owner(&data.db, &data.guard).await.map_err(|e| e.to_graphql())?;
         build_one(ctx, row).await
     }
     /// The members, with their roles and products.
@@ -64,10 +63,7 @@ impl Team {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<Membership>>> {
-        permit(ctx, self.class)?;
-        listed::<membership::Entity, _>(ctx, Where::all(), membership::Column::Id, first, after)
-            .await
-            .map(Some)
+        team_list::<membership::Entity, _>(ctx, self.class, first, after).await
     }
     /// Invitations sent by the team.
     async fn invitations(
@@ -76,10 +72,7 @@ impl Team {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<Invitation>>> {
-        permit(ctx, self.class)?;
-        listed::<invitation::Entity, _>(ctx, Where::all(), invitation::Column::Id, first, after)
-            .await
-            .map(Some)
+        team_list::<invitation::Entity, _>(ctx, self.class, first, after).await
     }
     /// Security groups.
     async fn security_groups(
@@ -88,16 +81,7 @@ impl Team {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<SecurityGroup>>> {
-        permit(ctx, self.class)?;
-        listed::<security_group::Entity, _>(
-            ctx,
-            Where::all(),
-            security_group::Column::Id,
-            first,
-            after,
-        )
-        .await
-        .map(Some)
+        team_list::<security_group::Entity, _>(ctx, self.class, first, after).await
     }
     /// Orchestrators.
     async fn orchestrators(
@@ -106,10 +90,7 @@ impl Team {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<Orchestrator>>> {
-        permit(ctx, self.class)?;
-        listed::<orchestrator::Entity, _>(ctx, Where::all(), orchestrator::Column::Id, first, after)
-            .await
-            .map(Some)
+        team_list::<orchestrator::Entity, _>(ctx, self.class, first, after).await
     }
     /// Workflows of every orchestrator.
     async fn workflows(
@@ -118,10 +99,7 @@ impl Team {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<Workflow>>> {
-        permit(ctx, self.class)?;
-        listed::<workflow::Entity, _>(ctx, Where::all(), workflow::Column::Id, first, after)
-            .await
-            .map(Some)
+        team_list::<workflow::Entity, _>(ctx, self.class, first, after).await
     }
     /// Bot runners.
     async fn bot_runners(
@@ -130,10 +108,7 @@ impl Team {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<BotRunner>>> {
-        permit(ctx, self.class)?;
-        listed::<bot_runner::Entity, _>(ctx, Where::all(), bot_runner::Column::Id, first, after)
-            .await
-            .map(Some)
+        team_list::<bot_runner::Entity, _>(ctx, self.class, first, after).await
     }
     /// Process Hub processes.
     async fn processes(
@@ -142,10 +117,7 @@ impl Team {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<Process>>> {
-        permit(ctx, self.class)?;
-        listed::<process::Entity, _>(ctx, Where::all(), process::Column::Id, first, after)
-            .await
-            .map(Some)
+        team_list::<process::Entity, _>(ctx, self.class, first, after).await
     }
     /// Process Hub jobs.
     async fn jobs(
@@ -154,10 +126,7 @@ impl Team {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<Job>>> {
-        permit(ctx, self.class)?;
-        listed::<job::Entity, _>(ctx, Where::all(), job::Column::Id, first, after)
-            .await
-            .map(Some)
+        team_list::<job::Entity, _>(ctx, self.class, first, after).await
     }
     /// Process Hub tasks.
     async fn tasks(
@@ -166,10 +135,7 @@ impl Team {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<Task>>> {
-        permit(ctx, self.class)?;
-        listed::<task::Entity, _>(ctx, Where::all(), task::Column::Id, first, after)
-            .await
-            .map(Some)
+        team_list::<task::Entity, _>(ctx, self.class, first, after).await
     }
     /// Process Hub forms.
     async fn forms(
@@ -178,10 +144,7 @@ impl Team {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<Form>>> {
-        permit(ctx, self.class)?;
-        listed::<form::Entity, _>(ctx, Where::all(), form::Column::Id, first, after)
-            .await
-            .map(Some)
+        team_list::<form::Entity, _>(ctx, self.class, first, after).await
     }
     /// The audit log, oldest first.
     async fn audit_log(
@@ -190,10 +153,7 @@ impl Team {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<AuditEntry>>> {
-        permit(ctx, self.class)?;
-        listed::<audit_entry::Entity, _>(ctx, Where::all(), audit_entry::Column::Id, first, after)
-            .await
-            .map(Some)
+        team_list::<audit_entry::Entity, _>(ctx, self.class, first, after).await
     }
 }
 
@@ -315,11 +275,7 @@ impl Membership {
             use sea_orm::Iterable;
             return Ok(Some(Product::iter().collect()));
         }
-        Ok(Some(
-            load(ctx, ProductsOfMembership(self.row.id))
-                .await?
-                .unwrap_or_default(),
-        ))
+        Ok(Some(load(ctx, ProductsOfMembership(self.row.id)).await?.unwrap_or_default()))
     }
     /// Their Orchestrator role.
     async fn orchestrator_role(&self, ctx: &Context<'_>) -> Result<Option<OrchestratorRole>> {
@@ -336,9 +292,7 @@ impl Membership {
     /// The security groups they belong to (those you may see).
     async fn security_groups(&self, ctx: &Context<'_>) -> Result<Option<Vec<SecurityGroup>>> {
         permit(ctx, self.class)?;
-        let ids = load(ctx, GroupsOfUser(self.row.user_id))
-            .await?
-            .unwrap_or_default();
+        let ids = load(ctx, GroupsOfUser(self.row.user_id)).await?.unwrap_or_default();
         security_groups(ctx, ids).await.map(Some)
     }
     /// When they joined.
@@ -381,9 +335,7 @@ impl Invitation {
         read(ctx, self.class, || {
             use sea_orm::{ActiveEnum, Iterable};
             let listed: Vec<&str> = self.row.products.split(',').map(str::trim).collect();
-            Product::iter()
-                .filter(|p| listed.contains(&p.to_value().as_str()))
-                .collect()
+            Product::iter().filter(|p| listed.contains(&p.to_value().as_str())).collect()
         })
     }
     /// Who sent it.
@@ -436,10 +388,8 @@ pub(crate) async fn security_groups(
         .load_many(ids.iter().copied().map(SecurityGroupById))
         .await
         .map_err(|e| e.to_graphql())?;
-    let rows = ids
-        .into_iter()
-        .filter_map(|id| found.get(&SecurityGroupById(id)).cloned())
-        .collect();
+    let rows =
+        ids.into_iter().filter_map(|id| found.get(&SecurityGroupById(id)).cloned()).collect();
     SecurityGroup::build(ctx, rows).await
 }
 
@@ -464,9 +414,7 @@ impl SecurityGroup {
     /// Its members.
     async fn members(&self, ctx: &Context<'_>) -> Result<Option<Vec<User>>> {
         permit(ctx, self.class)?;
-        let rows = load(ctx, MembersOfSecurityGroup(self.row.id))
-            .await?
-            .unwrap_or_default();
+        let rows = load(ctx, MembersOfSecurityGroup(self.row.id)).await?.unwrap_or_default();
         User::build(ctx, rows).await.map(Some)
     }
     /// Its orchestrator (at most one).
@@ -484,13 +432,7 @@ impl SecurityGroup {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<Workflow>>> {
-        permit(ctx, self.class)?;
-        let rows = load(ctx, WorkflowsOfSecurityGroup(self.row.id))
-            .await?
-            .unwrap_or_default();
-        nested::<Workflow>(ctx, rows, |r| r.id, first, after)
-            .await
-            .map(Some)
+        related(ctx, self.class, WorkflowsOfSecurityGroup(self.row.id), first, after).await
     }
     /// Its bot runners.
     async fn bot_runners(
@@ -499,13 +441,7 @@ impl SecurityGroup {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<BotRunner>>> {
-        permit(ctx, self.class)?;
-        let rows = load(ctx, BotRunnersOfSecurityGroup(self.row.id))
-            .await?
-            .unwrap_or_default();
-        nested::<BotRunner>(ctx, rows, |r| r.id, first, after)
-            .await
-            .map(Some)
+        related(ctx, self.class, BotRunnersOfSecurityGroup(self.row.id), first, after).await
     }
     /// Its Process Hub processes.
     async fn processes(
@@ -514,13 +450,7 @@ impl SecurityGroup {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<Process>>> {
-        permit(ctx, self.class)?;
-        let rows = load(ctx, ProcessesOfSecurityGroup(self.row.id))
-            .await?
-            .unwrap_or_default();
-        nested::<Process>(ctx, rows, |r| r.id, first, after)
-            .await
-            .map(Some)
+        related(ctx, self.class, ProcessesOfSecurityGroup(self.row.id), first, after).await
     }
 }
 
@@ -541,10 +471,7 @@ impl Build for AuditEntry {
             .map_err(|e| e.to_graphql())?;
         rows.into_iter()
             .map(|row| {
-                let ids = groups
-                    .get(&GroupsOfAuditEntry(row.id))
-                    .cloned()
-                    .unwrap_or_default();
+                let ids = groups.get(&GroupsOfAuditEntry(row.id)).cloned().unwrap_or_default();
                 let class = classify(ctx, Resource::grouped("AuditEntry", ids))?;
                 Ok(Self { row, class })
             })
@@ -582,9 +509,7 @@ impl AuditEntry {
     /// The security groups of the target (those you may see).
     async fn security_groups(&self, ctx: &Context<'_>) -> Result<Option<Vec<SecurityGroup>>> {
         permit(ctx, self.class)?;
-        let ids = load(ctx, GroupsOfAuditEntry(self.row.id))
-            .await?
-            .unwrap_or_default();
+        let ids = load(ctx, GroupsOfAuditEntry(self.row.id)).await?.unwrap_or_default();
         security_groups(ctx, ids).await.map(Some)
     }
 }
