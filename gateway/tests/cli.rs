@@ -1,7 +1,7 @@
 //! The `fieldguard` binary: it refuses to start on bad configuration, and says why.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("fieldguard-cli-{name}-{}", std::process::id()));
@@ -83,6 +83,33 @@ fn seed_prints_a_token_per_demo_user_and_token_mints_one_for_members_only() -> s
     assert_eq!(token.split('.').count(), 3, "not a JWT: {token}");
     let refused = fieldguard(&["token", "--data-dir", data, "--user", "nobody@nowhere.test"])?;
     assert!(!refused.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[test]
+fn processes_opening_a_fresh_database_at_once_all_find_the_schema() -> std::io::Result<()> {
+    let dir = scratch("race");
+    let data = dir.to_str().unwrap_or_default().to_owned();
+    // Each one migrates the new database, then looks for a user that is not there.
+    let children = (0..4)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_fieldguard"))
+                .args(["token", "--data-dir", &data, "--user", "nobody@nowhere.test"])
+                .env_remove("DATABASE_URL")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+        })
+        .collect::<std::io::Result<Vec<_>>>()?;
+    for child in children {
+        let output = child.wait_with_output()?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("no user nobody@nowhere.test"),
+            "failed for another reason: {stderr}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -1,5 +1,8 @@
 //! The database schema, as SeaORM migrations.
 //!
+//! Every statement is idempotent (`IF NOT EXISTS`), so that two processes opening a fresh
+//! database at once both succeed (see [`super::open`]).
+//!
 //! The DDL is written out in SQL that SQLite and PostgreSQL both accept, with two words
 //! substituted per backend (the auto-increment key and the timestamp type), so the whole
 //! schema reads in one place. The invariants of domain §2–§3 that a constraint can hold are
@@ -34,21 +37,21 @@ impl MigrationName for InitialSchema {
 }
 
 const SCHEMA: &str = r#"
-CREATE TABLE teams (
+CREATE TABLE IF NOT EXISTS teams (
     id {ID},
     name TEXT NOT NULL,
     advanced_access_management BOOLEAN NOT NULL DEFAULT FALSE,
     billing_plan TEXT NOT NULL,
     created_at {TS} NOT NULL
 );
-CREATE TABLE users (
+CREATE TABLE IF NOT EXISTS users (
     id {ID},
     email TEXT NOT NULL UNIQUE CHECK (email = LOWER(email)),
     display_name TEXT NOT NULL,
     status VARCHAR(32) NOT NULL CHECK (status IN ('ACTIVE', 'LOCKED')),
     created_at {TS} NOT NULL
 );
-CREATE TABLE memberships (
+CREATE TABLE IF NOT EXISTS memberships (
     id {ID},
     team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -60,15 +63,15 @@ CREATE TABLE memberships (
     joined_at {TS} NOT NULL,
     UNIQUE (team_id, user_id)
 );
-CREATE UNIQUE INDEX one_owner_per_team ON memberships (team_id) WHERE portal_role = 'OWNER';
-CREATE INDEX memberships_by_user ON memberships (user_id);
-CREATE TABLE membership_products (
+CREATE UNIQUE INDEX IF NOT EXISTS one_owner_per_team ON memberships (team_id) WHERE portal_role = 'OWNER';
+CREATE INDEX IF NOT EXISTS memberships_by_user ON memberships (user_id);
+CREATE TABLE IF NOT EXISTS membership_products (
     membership_id INTEGER NOT NULL REFERENCES memberships(id) ON DELETE CASCADE,
     product VARCHAR(32) NOT NULL
         CHECK (product IN ('STUDIO_PRO', 'BOT_RUNNER', 'ORCHESTRATOR', 'PROCESS_HUB', 'INTEGRABOTS')),
     PRIMARY KEY (membership_id, product)
 );
-CREATE TABLE invitations (
+CREATE TABLE IF NOT EXISTS invitations (
     id {ID},
     team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
     email TEXT NOT NULL CHECK (email = LOWER(email)),
@@ -79,8 +82,8 @@ CREATE TABLE invitations (
     created_at {TS} NOT NULL,
     expires_at {TS} NOT NULL
 );
-CREATE UNIQUE INDEX one_pending_invitation ON invitations (team_id, email) WHERE status = 'PENDING';
-CREATE TABLE orchestrators (
+CREATE UNIQUE INDEX IF NOT EXISTS one_pending_invitation ON invitations (team_id, email) WHERE status = 'PENDING';
+CREATE TABLE IF NOT EXISTS orchestrators (
     id {ID},
     team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
     name TEXT NOT NULL,
@@ -88,7 +91,7 @@ CREATE TABLE orchestrators (
     zapier_enabled BOOLEAN NOT NULL DEFAULT FALSE,
     multitenancy_enabled BOOLEAN NOT NULL DEFAULT FALSE
 );
-CREATE TABLE security_groups (
+CREATE TABLE IF NOT EXISTS security_groups (
     id {ID},
     team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
     name TEXT NOT NULL,
@@ -97,13 +100,13 @@ CREATE TABLE security_groups (
     orchestrator_id INTEGER REFERENCES orchestrators(id) ON DELETE SET NULL,
     UNIQUE (team_id, name)
 );
-CREATE TABLE security_group_members (
+CREATE TABLE IF NOT EXISTS security_group_members (
     security_group_id INTEGER NOT NULL REFERENCES security_groups(id) ON DELETE CASCADE,
     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     PRIMARY KEY (security_group_id, user_id)
 );
-CREATE INDEX security_group_members_by_user ON security_group_members (user_id);
-CREATE TABLE workflows (
+CREATE INDEX IF NOT EXISTS security_group_members_by_user ON security_group_members (user_id);
+CREATE TABLE IF NOT EXISTS workflows (
     id {ID},
     team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
     orchestrator_id INTEGER NOT NULL REFERENCES orchestrators(id) ON DELETE CASCADE,
@@ -115,9 +118,9 @@ CREATE TABLE workflows (
     security_group_id INTEGER REFERENCES security_groups(id) ON DELETE SET NULL,
     UNIQUE (id, security_group_id)
 );
-CREATE INDEX workflows_by_orchestrator ON workflows (orchestrator_id);
-CREATE INDEX workflows_by_security_group ON workflows (security_group_id);
-CREATE TABLE workflow_versions (
+CREATE INDEX IF NOT EXISTS workflows_by_orchestrator ON workflows (orchestrator_id);
+CREATE INDEX IF NOT EXISTS workflows_by_security_group ON workflows (security_group_id);
+CREATE TABLE IF NOT EXISTS workflow_versions (
     id {ID},
     workflow_id INTEGER NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
     number INTEGER NOT NULL,
@@ -126,29 +129,29 @@ CREATE TABLE workflow_versions (
     published_by INTEGER NOT NULL REFERENCES users(id),
     UNIQUE (workflow_id, number)
 );
-CREATE TABLE output_variables (
+CREATE TABLE IF NOT EXISTS output_variables (
     id {ID},
     workflow_id INTEGER NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
     name TEXT NOT NULL,
     value TEXT NOT NULL
 );
-CREATE INDEX output_variables_by_workflow ON output_variables (workflow_id);
-CREATE TABLE execution_logs (
+CREATE INDEX IF NOT EXISTS output_variables_by_workflow ON output_variables (workflow_id);
+CREATE TABLE IF NOT EXISTS execution_logs (
     id {ID},
     workflow_id INTEGER NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
     at {TS} NOT NULL,
     level VARCHAR(32) NOT NULL,
     message TEXT NOT NULL
 );
-CREATE INDEX execution_logs_by_workflow ON execution_logs (workflow_id);
-CREATE TABLE queue_items (
+CREATE INDEX IF NOT EXISTS execution_logs_by_workflow ON execution_logs (workflow_id);
+CREATE TABLE IF NOT EXISTS queue_items (
     id {ID},
     workflow_id INTEGER NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
     enqueued_at {TS} NOT NULL,
     status VARCHAR(32) NOT NULL
 );
-CREATE INDEX queue_items_by_workflow ON queue_items (workflow_id);
-CREATE TABLE bot_runners (
+CREATE INDEX IF NOT EXISTS queue_items_by_workflow ON queue_items (workflow_id);
+CREATE TABLE IF NOT EXISTS bot_runners (
     id {ID},
     team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
     machine_name TEXT NOT NULL,
@@ -156,13 +159,13 @@ CREATE TABLE bot_runners (
     rdp_secret TEXT,
     last_seen_at {TS}
 );
-CREATE TABLE bot_runner_security_groups (
+CREATE TABLE IF NOT EXISTS bot_runner_security_groups (
     bot_runner_id INTEGER NOT NULL REFERENCES bot_runners(id) ON DELETE CASCADE,
     security_group_id INTEGER NOT NULL REFERENCES security_groups(id) ON DELETE CASCADE,
     PRIMARY KEY (bot_runner_id, security_group_id)
 );
-CREATE INDEX bot_runner_security_groups_by_group ON bot_runner_security_groups (security_group_id);
-CREATE TABLE workflow_bot_runners (
+CREATE INDEX IF NOT EXISTS bot_runner_security_groups_by_group ON bot_runner_security_groups (security_group_id);
+CREATE TABLE IF NOT EXISTS workflow_bot_runners (
     workflow_id INTEGER NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
     bot_runner_id INTEGER NOT NULL REFERENCES bot_runners(id) ON DELETE CASCADE,
     security_group_id INTEGER,
@@ -171,7 +174,7 @@ CREATE TABLE workflow_bot_runners (
     FOREIGN KEY (bot_runner_id, security_group_id)
         REFERENCES bot_runner_security_groups(bot_runner_id, security_group_id)
 );
-CREATE TABLE registration_tokens (
+CREATE TABLE IF NOT EXISTS registration_tokens (
     id {ID},
     bot_runner_id INTEGER NOT NULL REFERENCES bot_runners(id) ON DELETE CASCADE,
     token_hash TEXT NOT NULL,
@@ -179,8 +182,8 @@ CREATE TABLE registration_tokens (
     expires_at {TS} NOT NULL,
     used BOOLEAN NOT NULL DEFAULT FALSE
 );
-CREATE INDEX registration_tokens_by_runner ON registration_tokens (bot_runner_id);
-CREATE TABLE processes (
+CREATE INDEX IF NOT EXISTS registration_tokens_by_runner ON registration_tokens (bot_runner_id);
+CREATE TABLE IF NOT EXISTS processes (
     id {ID},
     team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
     name TEXT NOT NULL,
@@ -188,19 +191,19 @@ CREATE TABLE processes (
     created_by INTEGER NOT NULL REFERENCES users(id),
     created_at {TS} NOT NULL
 );
-CREATE TABLE process_launchers (
+CREATE TABLE IF NOT EXISTS process_launchers (
     process_id INTEGER NOT NULL REFERENCES processes(id) ON DELETE CASCADE,
     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     PRIMARY KEY (process_id, user_id)
 );
-CREATE INDEX process_launchers_by_user ON process_launchers (user_id);
-CREATE TABLE process_security_groups (
+CREATE INDEX IF NOT EXISTS process_launchers_by_user ON process_launchers (user_id);
+CREATE TABLE IF NOT EXISTS process_security_groups (
     process_id INTEGER NOT NULL REFERENCES processes(id) ON DELETE CASCADE,
     security_group_id INTEGER NOT NULL REFERENCES security_groups(id) ON DELETE CASCADE,
     PRIMARY KEY (process_id, security_group_id)
 );
-CREATE INDEX process_security_groups_by_group ON process_security_groups (security_group_id);
-CREATE TABLE jobs (
+CREATE INDEX IF NOT EXISTS process_security_groups_by_group ON process_security_groups (security_group_id);
+CREATE TABLE IF NOT EXISTS jobs (
     id {ID},
     team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
     process_id INTEGER NOT NULL REFERENCES processes(id) ON DELETE CASCADE,
@@ -209,14 +212,14 @@ CREATE TABLE jobs (
     started_at {TS} NOT NULL,
     finished_at {TS}
 );
-CREATE INDEX jobs_by_process ON jobs (process_id);
-CREATE TABLE forms (
+CREATE INDEX IF NOT EXISTS jobs_by_process ON jobs (process_id);
+CREATE TABLE IF NOT EXISTS forms (
     id {ID},
     team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
     name TEXT NOT NULL,
     field_names TEXT NOT NULL DEFAULT ''
 );
-CREATE TABLE tasks (
+CREATE TABLE IF NOT EXISTS tasks (
     id {ID},
     team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
     job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
@@ -225,8 +228,8 @@ CREATE TABLE tasks (
     state VARCHAR(32) NOT NULL,
     form_id INTEGER REFERENCES forms(id) ON DELETE SET NULL
 );
-CREATE INDEX tasks_by_job ON tasks (job_id);
-CREATE TABLE audit_entries (
+CREATE INDEX IF NOT EXISTS tasks_by_job ON tasks (job_id);
+CREATE TABLE IF NOT EXISTS audit_entries (
     id {ID},
     team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
     at {TS} NOT NULL,
@@ -235,8 +238,8 @@ CREATE TABLE audit_entries (
     target TEXT NOT NULL,
     details TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX audit_entries_by_team ON audit_entries (team_id, at);
-CREATE TABLE audit_entry_security_groups (
+CREATE INDEX IF NOT EXISTS audit_entries_by_team ON audit_entries (team_id, at);
+CREATE TABLE IF NOT EXISTS audit_entry_security_groups (
     audit_entry_id INTEGER NOT NULL REFERENCES audit_entries(id) ON DELETE CASCADE,
     security_group_id INTEGER NOT NULL REFERENCES security_groups(id) ON DELETE CASCADE,
     PRIMARY KEY (audit_entry_id, security_group_id)

@@ -31,8 +31,28 @@ pub async fn open(url: &str) -> Result<DatabaseConnection, Error> {
     let db = Database::connect(options)
         .await
         .map_err(|e| Error::DatabaseUnavailable(format!("cannot open {}: {e}", redact(url))))?;
-    migration::Migrator::up(&db, None).await?;
+    migrate(&db).await?;
     Ok(db)
+}
+
+/// Brings the schema up to date. Another process may be migrating the same fresh database at
+/// the same moment (a server and a `fieldguard token` started together); the schema is
+/// idempotent, so a failed attempt is retried and then finds the work done.
+async fn migrate(db: &DatabaseConnection) -> Result<(), Error> {
+    const ATTEMPTS: u32 = 5;
+    let mut attempt = 1;
+    loop {
+        match migration::Migrator::up(db, None).await {
+            Ok(()) => return Ok(()),
+            Err(error) if attempt < ATTEMPTS => {
+                tracing::warn!(%error, attempt, "migrating the database failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
+                    .await;
+                attempt += 1;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
 }
 
 /// A database URL without its password, for messages.
