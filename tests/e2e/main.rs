@@ -4,6 +4,7 @@
 //! One test binary, a module per area.
 
 mod accounts;
+mod browser;
 mod every_field;
 mod hostile;
 mod http;
