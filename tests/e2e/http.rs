@@ -145,3 +145,17 @@ async fn the_schema_can_be_introspected_without_a_token_but_no_data_can_be_read(
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn when_the_database_goes_away_requests_fail_cleanly_and_the_server_keeps_serving() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    server.state.db.clone().close().await?;
+    let reply = server.query("olivia.owner@acme.test", "{ me { email } }").await?;
+    ensure(reply.status == 503, "service unavailable", &reply)?;
+    ensure(reply.body["errors"][0]["extensions"]["code"] == "INTERNAL", "coded", &reply)?;
+    let message = reply.body["errors"][0]["message"].as_str().unwrap_or_default();
+    ensure(!message.contains("pool") && !message.contains("sqlite"), "no internals leak", &reply)?;
+    let (status, _, _) = server.get("/healthz").await?;
+    anyhow::ensure!(status == 200, "the server stopped serving");
+    Ok(())
+}
