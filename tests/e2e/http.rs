@@ -147,7 +147,8 @@ async fn the_schema_can_be_introspected_without_a_token_but_no_data_can_be_read(
 }
 
 #[tokio::test]
-async fn when_the_database_goes_away_requests_fail_cleanly_and_the_server_keeps_serving() -> anyhow::Result<()> {
+async fn when_the_database_goes_away_requests_fail_cleanly_and_the_server_keeps_serving()
+-> anyhow::Result<()> {
     let server = TestServer::start().await?;
     server.state.db.clone().close().await?;
     let reply = server.query("olivia.owner@acme.test", "{ me { email } }").await?;

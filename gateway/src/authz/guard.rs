@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::{Check, Decision, LoadedPolicy, Principal, Resource, Session, Target, Visibility};
 
 /// An interned class of resource attributes within one request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClassId(u32);
 
 /// A read the policy refused.
@@ -95,6 +95,7 @@ impl Guard {
             None => {
                 let resource = entry.resource.clone();
                 let check = Check { resource: 0, target: Target::Field(field.to_owned()) };
+                tracing::trace!(type_name, field, "asking the policy about one field");
                 let decision = self
                     .session(&mut state)
                     .decide(std::slice::from_ref(&resource), std::slice::from_ref(&check))
@@ -138,6 +139,11 @@ impl Guard {
         if checks.is_empty() {
             return;
         }
+        tracing::trace!(
+            resources = resources.len(),
+            checks = checks.len(),
+            "asking the policy about a page"
+        );
         let decisions = self.session(&mut state).decide(&resources, &checks);
         for ((class, field), decision) in asked.into_iter().zip(decisions) {
             if let Some(entry) = state.classes.get_mut(class.0 as usize) {

@@ -20,6 +20,8 @@ pub trait Node: OutputType + Clone {
     const EDGE: &'static str;
     /// Its database id, which its cursor encodes.
     fn row_id(&self) -> i32;
+    /// The class of its attributes, for the policy.
+    fn class(&self) -> ClassId;
 }
 
 /// Reads `first` and `after` as page arguments.
@@ -83,6 +85,9 @@ macro_rules! connections {
             const EDGE: &'static str = concat!(stringify!($node), "Edge");
             fn row_id(&self) -> i32 {
                 self.row.id
+            }
+            fn class(&self) -> ClassId {
+                self.class
             }
         })+
     };

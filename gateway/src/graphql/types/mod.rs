@@ -72,6 +72,7 @@ where
     let args = page_args(first, after)?;
     let Page { items, total, has_next } = page_in_memory(rows, HasId::id, args);
     let page = Page { items: T::build(ctx, items).await?, total, has_next };
+    decide_page(ctx, &page.items)?;
     Connection::new(ctx, page, args).map(Some)
 }
 
@@ -94,7 +95,36 @@ where
     let Page { items, total, has_next } =
         read::page::<E>(&data.db, &data.guard, Where::all(), args).await.gql()?;
     let page = Page { items: T::build(ctx, items).await?, total, has_next };
+    decide_page(ctx, &page.items)?;
     Connection::new(ctx, page, args).map(Some)
+}
+
+/// Asks the policy in one batch about every field the query reads on the nodes of the list
+/// being resolved, for every class of object on the page, so that resolving the page's fields
+/// finds every decision made. (Without it, each (class, field) would be one call.)
+fn decide_page<T: Node>(ctx: &Context<'_>, items: &[T]) -> Result<()> {
+    let mut fields: Vec<&str> = Vec::new();
+    for child in ctx.field().selection_set() {
+        match child.name() {
+            "nodes" => fields.extend(child.selection_set().map(|field| field.name())),
+            "edges" => {
+                for edge in child.selection_set().filter(|field| field.name() == "node") {
+                    fields.extend(edge.selection_set().map(|field| field.name()));
+                }
+            }
+            _ => {}
+        }
+    }
+    fields.retain(|field| !field.starts_with("__"));
+    fields.sort_unstable();
+    fields.dedup();
+    let mut classes: Vec<ClassId> = items.iter().map(Node::class).collect();
+    classes.sort_unstable();
+    classes.dedup();
+    if !fields.is_empty() && !classes.is_empty() {
+        request(ctx)?.guard.prefetch(&classes, &fields);
+    }
+    Ok(())
 }
 
 /// A row with an integer id.

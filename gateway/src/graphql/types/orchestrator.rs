@@ -42,7 +42,7 @@ where
 #[derive(Clone)]
 pub struct Orchestrator {
     pub(crate) row: orchestrator::Model,
-    class: ClassId,
+    pub(crate) class: ClassId,
 }
 
 impl Build for Orchestrator {
@@ -102,7 +102,7 @@ impl Orchestrator {
 #[derive(Clone)]
 pub struct Workflow {
     pub(crate) row: workflow::Model,
-    class: ClassId,
+    pub(crate) class: ClassId,
 }
 
 impl Workflow {
@@ -201,7 +201,7 @@ impl Workflow {
 /// A variable produced by a workflow run.
 pub struct OutputVariable {
     row: output_variable::Model,
-    class: ClassId,
+    pub(crate) class: ClassId,
 }
 
 #[Object]
@@ -219,7 +219,7 @@ impl OutputVariable {
 /// A published version of a workflow.
 pub struct WorkflowVersion {
     row: workflow_version::Model,
-    class: ClassId,
+    pub(crate) class: ClassId,
 }
 
 #[Object]
@@ -246,7 +246,7 @@ impl WorkflowVersion {
 /// A line of a workflow's execution log.
 pub struct LogEntry {
     row: execution_log::Model,
-    class: ClassId,
+    pub(crate) class: ClassId,
 }
 
 #[Object]
@@ -268,7 +268,7 @@ impl LogEntry {
 /// A pending run in a workflow's queue.
 pub struct QueueItem {
     row: queue_item::Model,
-    class: ClassId,
+    pub(crate) class: ClassId,
 }
 
 #[Object]
@@ -291,7 +291,7 @@ impl QueueItem {
 #[derive(Clone)]
 pub struct BotRunner {
     pub(crate) row: bot_runner::Model,
-    class: ClassId,
+    pub(crate) class: ClassId,
     groups: Vec<i32>,
 }
 
@@ -356,7 +356,7 @@ impl BotRunner {
 /// A token a bot runner registers with. Its secret is never readable.
 pub struct RegistrationToken {
     row: registration_token::Model,
-    class: ClassId,
+    pub(crate) class: ClassId,
 }
 
 #[Object]

@@ -15,7 +15,7 @@ use crate::store::loaders::*;
 #[derive(Clone)]
 pub struct Process {
     pub(crate) row: process::Model,
-    class: ClassId,
+    pub(crate) class: ClassId,
     groups: Vec<i32>,
 }
 
@@ -104,7 +104,7 @@ impl Process {
 #[derive(Clone)]
 pub struct Job {
     pub(crate) row: job::Model,
-    class: ClassId,
+    pub(crate) class: ClassId,
 }
 
 impl Build for Job {
@@ -164,7 +164,7 @@ impl Job {
 #[derive(Clone)]
 pub struct Task {
     pub(crate) row: task::Model,
-    class: ClassId,
+    pub(crate) class: ClassId,
 }
 
 impl Build for Task {
@@ -220,7 +220,7 @@ impl Task {
 #[derive(Clone)]
 pub struct Form {
     pub(crate) row: form::Model,
-    class: ClassId,
+    pub(crate) class: ClassId,
 }
 
 impl Build for Form {

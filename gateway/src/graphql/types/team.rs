@@ -19,7 +19,7 @@ use crate::store::loaders::*;
 #[derive(Clone)]
 pub struct Team {
     pub(crate) row: team::Model,
-    class: ClassId,
+    pub(crate) class: ClassId,
 }
 
 impl Build for Team {
@@ -189,7 +189,7 @@ impl MyTeam {
 #[derive(Clone)]
 pub struct User {
     pub(crate) row: user::Model,
-    class: ClassId,
+    pub(crate) class: ClassId,
 }
 
 impl Build for User {
@@ -236,7 +236,7 @@ impl User {
 #[derive(Clone)]
 pub struct Membership {
     pub(crate) row: membership::Model,
-    class: ClassId,
+    pub(crate) class: ClassId,
 }
 
 impl Build for Membership {
@@ -305,7 +305,7 @@ impl Membership {
 #[derive(Clone)]
 pub struct Invitation {
     pub(crate) row: invitation::Model,
-    class: ClassId,
+    pub(crate) class: ClassId,
 }
 
 impl Build for Invitation {
@@ -361,7 +361,7 @@ impl Invitation {
 #[derive(Clone)]
 pub struct SecurityGroup {
     pub(crate) row: security_group::Model,
-    class: ClassId,
+    pub(crate) class: ClassId,
 }
 
 impl Build for SecurityGroup {
@@ -458,7 +458,7 @@ impl SecurityGroup {
 #[derive(Clone)]
 pub struct AuditEntry {
     pub(crate) row: audit_entry::Model,
-    class: ClassId,
+    pub(crate) class: ClassId,
 }
 
 impl Build for AuditEntry {
