@@ -78,11 +78,6 @@ impl Guard {
         id
     }
 
-    /// The type name of a class.
-    pub fn type_name(&self, class: ClassId) -> &'static str {
-        self.state().classes.get(class.0 as usize).map_or("?", |c| c.resource.type_name)
-    }
-
     /// May the principal read `field` of objects of `class`?
     pub fn permit(&self, class: ClassId, field: &str) -> Result<(), Denied> {
         let mut state = self.state();

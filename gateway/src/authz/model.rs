@@ -4,8 +4,6 @@
 //! the generated bindings. Keeping them apart lets native policies, the guard and the SQL
 //! translation of visibilities work without knowing how a policy runs.
 
-use std::fmt;
-
 /// A portal role, from the broadest to the narrowest (domain §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PortalRole {
@@ -98,16 +96,6 @@ impl Relation {
     pub const LAUNCHER: Self = Self(1 << 2);
     /// The task is assigned to the principal.
     pub const ASSIGNEE: Self = Self(1 << 3);
-
-    /// The flags as bits, in the order of the WIT `relation` flags.
-    pub fn bits(self) -> u8 {
-        self.0
-    }
-
-    /// Flags from bits; unknown bits are dropped.
-    pub fn from_bits(bits: u8) -> Self {
-        Self(bits & 0b1111)
-    }
 
     /// Whether every flag of `other` is set.
     pub fn contains(self, other: Self) -> bool {
@@ -224,18 +212,5 @@ impl Visibility {
                 })
             }),
         }
-    }
-}
-
-impl fmt::Display for PortalRole {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
-            Self::Owner => "OWNER",
-            Self::Admin => "ADMIN",
-            Self::SecurityAdmin => "SECURITY_ADMIN",
-            Self::Member => "MEMBER",
-            Self::BillingContact => "BILLING_CONTACT",
-        };
-        f.write_str(name)
     }
 }
