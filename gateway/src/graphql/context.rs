@@ -1,6 +1,7 @@
 //! What a resolver reads from the request: the guard, the loader, the database; and the two
 //! helpers every field resolver goes through.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
@@ -50,6 +51,18 @@ pub fn permit(ctx: &Context<'_>, class: ClassId) -> Result<()> {
 pub fn read<T>(ctx: &Context<'_>, class: ClassId, value: impl FnOnce() -> T) -> Result<Option<T>> {
     permit(ctx, class)?;
     Ok(Some(value()))
+}
+
+/// Loads relation keys through the request's batcher; keys with nothing behind them are absent.
+pub async fn load_many<K>(
+    ctx: &Context<'_>,
+    keys: impl IntoIterator<Item = K>,
+) -> Result<HashMap<K, <Batcher as Loader<K>>::Value>>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    Batcher: Loader<K, Error = Arc<Error>>,
+{
+    request(ctx)?.loader.load_many(keys).await.map_err(|error| error.to_graphql())
 }
 
 /// Loads one relation key through the request's batcher.

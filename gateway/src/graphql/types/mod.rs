@@ -22,8 +22,8 @@ use async_graphql::{Context, Result};
 use sea_orm::Condition as Where;
 
 use super::connection::{Connection, Node, page_args, page_in_memory};
-use super::context::{load, permit, request};
-use crate::authz::ClassId;
+use super::context::{classify, load, load_many, permit, request};
+use crate::authz::{ClassId, Resource};
 use crate::error::{Error, ResultExt};
 use crate::store::loaders::Batcher;
 use crate::store::read::{self, Page};
@@ -125,6 +125,29 @@ fn decide_page<T: Node>(ctx: &Context<'_>, items: &[T]) -> Result<()> {
         request(ctx)?.guard.prefetch(&classes, &fields);
     }
     Ok(())
+}
+
+/// Builds objects whose security groups come from the relation `key`, loaded in one batch
+/// for all the rows; `make` receives each row with its class and its groups.
+pub(crate) async fn grouped<K, R, T>(
+    ctx: &Context<'_>,
+    type_name: &'static str,
+    rows: Vec<R>,
+    key: impl Fn(&R) -> K,
+    make: impl Fn(R, ClassId, Vec<i32>) -> T,
+) -> Result<Vec<T>>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    Batcher: Loader<K, Value = Vec<i32>, Error = Arc<Error>>,
+{
+    let groups = load_many(ctx, rows.iter().map(&key)).await?;
+    rows.into_iter()
+        .map(|row| {
+            let ids = groups.get(&key(&row)).cloned().unwrap_or_default();
+            let class = classify(ctx, Resource::grouped(type_name, ids.iter().copied()))?;
+            Ok(make(row, class, ids))
+        })
+        .collect()
 }
 
 /// A row with an integer id.

@@ -3,40 +3,13 @@
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
-use super::{Build, SecurityGroup, User, build_one, related, security_groups, user};
+use super::{Build, SecurityGroup, User, build_one, grouped, related, security_groups, user};
 use crate::authz::{ClassId, Resource};
 use crate::graphql::connection::Connection;
-use crate::graphql::context::{classify, load, permit, read, request};
+use crate::graphql::context::{classify, load, permit, read};
 use crate::graphql::node::global_id;
 use crate::store::entity::*;
 use crate::store::loaders::*;
-
-/// Builds objects whose security groups come from a relation loaded in one batch.
-async fn grouped<K, R, T>(
-    ctx: &Context<'_>,
-    type_name: &'static str,
-    rows: Vec<R>,
-    key: impl Fn(&R) -> K,
-    make: impl Fn(R, ClassId) -> T,
-) -> Result<Vec<T>>
-where
-    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
-    Batcher: async_graphql::dataloader::Loader<
-            K,
-            Value = Vec<i32>,
-            Error = std::sync::Arc<crate::error::Error>,
-        >,
-{
-    let groups =
-        request(ctx)?.loader.load_many(rows.iter().map(&key)).await.map_err(|e| e.to_graphql())?;
-    rows.into_iter()
-        .map(|row| {
-            let ids = groups.get(&key(&row)).cloned().unwrap_or_default();
-            let class = classify(ctx, Resource::grouped(type_name, ids))?;
-            Ok(make(row, class))
-        })
-        .collect()
-}
 
 /// An Orchestrator instance of the team.
 #[derive(Clone)]
@@ -53,7 +26,7 @@ impl Build for Orchestrator {
             "Orchestrator",
             rows,
             |r| GroupsOfOrchestrator(r.id),
-            |row, class| Self { row, class },
+            |row, class, _| Self { row, class },
         )
         .await
     }
@@ -298,18 +271,14 @@ pub struct BotRunner {
 impl Build for BotRunner {
     type Row = bot_runner::Model;
     async fn build(ctx: &Context<'_>, rows: Vec<bot_runner::Model>) -> Result<Vec<Self>> {
-        let groups = request(ctx)?
-            .loader
-            .load_many(rows.iter().map(|r| GroupsOfBotRunner(r.id)))
-            .await
-            .map_err(|e| e.to_graphql())?;
-        rows.into_iter()
-            .map(|row| {
-                let groups = groups.get(&GroupsOfBotRunner(row.id)).cloned().unwrap_or_default();
-                let class = classify(ctx, Resource::grouped("BotRunner", groups.iter().copied()))?;
-                Ok(Self { row, class, groups })
-            })
-            .collect()
+        grouped(
+            ctx,
+            "BotRunner",
+            rows,
+            |r| GroupsOfBotRunner(r.id),
+            |row, class, groups| Self { row, class, groups },
+        )
+        .await
     }
 }
 

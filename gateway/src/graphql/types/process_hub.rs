@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{Build, SecurityGroup, User, build_one, related, security_groups, user};
 use crate::authz::{ClassId, Relation, Resource};
 use crate::graphql::connection::Connection;
-use crate::graphql::context::{classify, load, permit, read, request};
+use crate::graphql::context::{classify, load, load_many, permit, read, request};
 use crate::graphql::node::global_id;
 use crate::store::entity::*;
 use crate::store::loaders::*;
@@ -25,16 +25,8 @@ impl Build for Process {
         let data = request(ctx)?;
         let me = data.guard.principal().user;
         let ids: Vec<i32> = rows.iter().map(|r| r.id).collect();
-        let groups = data
-            .loader
-            .load_many(ids.iter().copied().map(GroupsOfProcess))
-            .await
-            .map_err(|e| e.to_graphql())?;
-        let launchers = data
-            .loader
-            .load_many(ids.iter().copied().map(LaunchersOfProcess))
-            .await
-            .map_err(|e| e.to_graphql())?;
+        let groups = load_many(ctx, ids.iter().copied().map(GroupsOfProcess)).await?;
+        let launchers = load_many(ctx, ids.iter().copied().map(LaunchersOfProcess)).await?;
         rows.into_iter()
             .map(|row| {
                 let groups = groups.get(&GroupsOfProcess(row.id)).cloned().unwrap_or_default();
@@ -76,11 +68,7 @@ impl Process {
     async fn launch_permissions(&self, ctx: &Context<'_>) -> Result<Option<Vec<User>>> {
         permit(ctx, self.class)?;
         let ids = load(ctx, LaunchersOfProcess(self.row.id)).await?.unwrap_or_default();
-        let found = request(ctx)?
-            .loader
-            .load_many(ids.iter().copied().map(UserById))
-            .await
-            .map_err(|e| e.to_graphql())?;
+        let found = load_many(ctx, ids.iter().copied().map(UserById)).await?;
         let rows = ids.into_iter().filter_map(|id| found.get(&UserById(id)).cloned()).collect();
         User::build(ctx, rows).await.map(Some)
     }

@@ -5,12 +5,12 @@ use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::{
-    BotRunner, Build, Form, Job, Orchestrator, Process, Task, Workflow, build_one, related,
-    team_list,
+    BotRunner, Build, Form, Job, Orchestrator, Process, Task, Workflow, build_one, grouped,
+    related, team_list,
 };
 use crate::authz::{ClassId, PolicyInfo as Info, Relation, Resource};
 use crate::graphql::connection::Connection;
-use crate::graphql::context::{classify, load, permit, read, request};
+use crate::graphql::context::{classify, load, load_many, permit, read, request};
 use crate::graphql::node::global_id;
 use crate::store::entity::*;
 use crate::store::loaders::*;
@@ -383,11 +383,7 @@ pub(crate) async fn security_groups(
 ) -> Result<Vec<SecurityGroup>> {
     ids.sort_unstable();
     ids.dedup();
-    let found = request(ctx)?
-        .loader
-        .load_many(ids.iter().copied().map(SecurityGroupById))
-        .await
-        .map_err(|e| e.to_graphql())?;
+    let found = load_many(ctx, ids.iter().copied().map(SecurityGroupById)).await?;
     let rows =
         ids.into_iter().filter_map(|id| found.get(&SecurityGroupById(id)).cloned()).collect();
     SecurityGroup::build(ctx, rows).await
@@ -464,18 +460,14 @@ pub struct AuditEntry {
 impl Build for AuditEntry {
     type Row = audit_entry::Model;
     async fn build(ctx: &Context<'_>, rows: Vec<audit_entry::Model>) -> Result<Vec<Self>> {
-        let groups = request(ctx)?
-            .loader
-            .load_many(rows.iter().map(|r| GroupsOfAuditEntry(r.id)))
-            .await
-            .map_err(|e| e.to_graphql())?;
-        rows.into_iter()
-            .map(|row| {
-                let ids = groups.get(&GroupsOfAuditEntry(row.id)).cloned().unwrap_or_default();
-                let class = classify(ctx, Resource::grouped("AuditEntry", ids))?;
-                Ok(Self { row, class })
-            })
-            .collect()
+        grouped(
+            ctx,
+            "AuditEntry",
+            rows,
+            |r| GroupsOfAuditEntry(r.id),
+            |row, class, _| Self { row, class },
+        )
+        .await
     }
 }
 
