@@ -59,58 +59,50 @@ pub fn local_id(id: &ID, type_name: &str) -> Option<i32> {
     }
 }
 
-async fn find<E, T>(ctx: &Context<'_>, column: E::Column, id: i32) -> Result<Option<T>>
+/// The visible `E` with this id (global, or the bare number), built; unknown, foreign and
+/// invisible ids alike give `None`.
+pub(crate) async fn find<E, T>(ctx: &Context<'_>, id: &ID) -> Result<Option<T>>
 where
     E: Guarded,
     T: Build<Row = E::Model>,
 {
+    let Some(id) = local_id(id, E::TYPE_NAME) else {
+        return Ok(None);
+    };
     let data = super::context::request(ctx)?;
-    let row = read::by_id::<E>(&data.db, &data.guard, column, id).await.gql()?;
+    let row = read::by_id::<E>(&data.db, &data.guard, id).await.gql()?;
     build_one(ctx, row).await
 }
 
 /// The object with this global id, if it exists for the caller.
 pub async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
-    let Some((type_name, number)) = id.split_once(':') else {
-        return Ok(None);
-    };
-    let Ok(n) = number.parse::<i32>() else {
+    let Some((type_name, _)) = id.split_once(':') else {
         return Ok(None);
     };
     Ok(match type_name {
-        "Team" => find::<team::Entity, Team>(ctx, team::Column::Id, n).await?.map(Node::Team),
-        "User" => find::<user::Entity, User>(ctx, user::Column::Id, n).await?.map(Node::User),
-        "Membership" => find::<membership::Entity, Membership>(ctx, membership::Column::Id, n)
-            .await?
-            .map(Node::Membership),
-        "Invitation" => find::<invitation::Entity, Invitation>(ctx, invitation::Column::Id, n)
-            .await?
-            .map(Node::Invitation),
+        "Team" => find::<team::Entity, Team>(ctx, id).await?.map(Node::Team),
+        "User" => find::<user::Entity, User>(ctx, id).await?.map(Node::User),
+        "Membership" => {
+            find::<membership::Entity, Membership>(ctx, id).await?.map(Node::Membership)
+        }
+        "Invitation" => {
+            find::<invitation::Entity, Invitation>(ctx, id).await?.map(Node::Invitation)
+        }
         "SecurityGroup" => {
-            find::<security_group::Entity, SecurityGroup>(ctx, security_group::Column::Id, n)
-                .await?
-                .map(Node::SecurityGroup)
+            find::<security_group::Entity, SecurityGroup>(ctx, id).await?.map(Node::SecurityGroup)
         }
         "Orchestrator" => {
-            find::<orchestrator::Entity, Orchestrator>(ctx, orchestrator::Column::Id, n)
-                .await?
-                .map(Node::Orchestrator)
+            find::<orchestrator::Entity, Orchestrator>(ctx, id).await?.map(Node::Orchestrator)
         }
-        "Workflow" => find::<workflow::Entity, Workflow>(ctx, workflow::Column::Id, n)
-            .await?
-            .map(Node::Workflow),
-        "BotRunner" => find::<bot_runner::Entity, BotRunner>(ctx, bot_runner::Column::Id, n)
-            .await?
-            .map(Node::BotRunner),
-        "Process" => {
-            find::<process::Entity, Process>(ctx, process::Column::Id, n).await?.map(Node::Process)
+        "Workflow" => find::<workflow::Entity, Workflow>(ctx, id).await?.map(Node::Workflow),
+        "BotRunner" => find::<bot_runner::Entity, BotRunner>(ctx, id).await?.map(Node::BotRunner),
+        "Process" => find::<process::Entity, Process>(ctx, id).await?.map(Node::Process),
+        "Job" => find::<job::Entity, Job>(ctx, id).await?.map(Node::Job),
+        "Task" => find::<task::Entity, Task>(ctx, id).await?.map(Node::Task),
+        "Form" => find::<form::Entity, Form>(ctx, id).await?.map(Node::Form),
+        "AuditEntry" => {
+            find::<audit_entry::Entity, AuditEntry>(ctx, id).await?.map(Node::AuditEntry)
         }
-        "Job" => find::<job::Entity, Job>(ctx, job::Column::Id, n).await?.map(Node::Job),
-        "Task" => find::<task::Entity, Task>(ctx, task::Column::Id, n).await?.map(Node::Task),
-        "Form" => find::<form::Entity, Form>(ctx, form::Column::Id, n).await?.map(Node::Form),
-        "AuditEntry" => find::<audit_entry::Entity, AuditEntry>(ctx, audit_entry::Column::Id, n)
-            .await?
-            .map(Node::AuditEntry),
         _ => None,
     })
 }

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object, Result};
 use sea_orm::EntityTrait;
 
 use super::context::{classify, permit, request};
-use super::node::{Node, local_id};
+use super::node::Node;
 use super::types::*;
 use crate::authz::{ClassId, Resource};
 use crate::error::ResultExt;
@@ -22,19 +22,14 @@ fn root(ctx: &Context<'_>) -> Result<ClassId> {
     Ok(class)
 }
 
-/// The visible row of `E` with this id; unknown and invisible ids alike give `None`.
-async fn by_id<E, T>(ctx: &Context<'_>, id: &ID, column: E::Column) -> Result<Option<T>>
+/// The visible `E` with this id, behind the entry-point check.
+async fn by_id<E, T>(ctx: &Context<'_>, id: &ID) -> Result<Option<T>>
 where
     E: Guarded,
     T: Build<Row = E::Model>,
 {
     root(ctx)?;
-    let Some(id) = local_id(id, E::TYPE_NAME) else {
-        return Ok(None);
-    };
-    let data = request(ctx)?;
-    let row = read::by_id::<E>(&data.db, &data.guard, column, id).await.gql()?;
-    build_one(ctx, row).await
+    super::node::find::<E, T>(ctx, id).await
 }
 
 #[Object]
@@ -78,27 +73,27 @@ impl Query {
 
     /// An orchestrator by id.
     async fn orchestrator(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Orchestrator>> {
-        by_id::<orchestrator::Entity, _>(ctx, &id, orchestrator::Column::Id).await
+        by_id::<orchestrator::Entity, _>(ctx, &id).await
     }
 
     /// A workflow by id.
     async fn workflow(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Workflow>> {
-        by_id::<workflow::Entity, _>(ctx, &id, workflow::Column::Id).await
+        by_id::<workflow::Entity, _>(ctx, &id).await
     }
 
     /// A bot runner by id.
     async fn bot_runner(&self, ctx: &Context<'_>, id: ID) -> Result<Option<BotRunner>> {
-        by_id::<bot_runner::Entity, _>(ctx, &id, bot_runner::Column::Id).await
+        by_id::<bot_runner::Entity, _>(ctx, &id).await
     }
 
     /// A Process Hub process by id.
     async fn process(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Process>> {
-        by_id::<process::Entity, _>(ctx, &id, process::Column::Id).await
+        by_id::<process::Entity, _>(ctx, &id).await
     }
 
     /// A security group by id.
     async fn security_group(&self, ctx: &Context<'_>, id: ID) -> Result<Option<SecurityGroup>> {
-        by_id::<security_group::Entity, _>(ctx, &id, security_group::Column::Id).await
+        by_id::<security_group::Entity, _>(ctx, &id).await
     }
 
     /// Any object by its global id (`Type:number`).

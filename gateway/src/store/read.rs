@@ -83,10 +83,10 @@ fn id_column<E: EntityTrait>() -> Result<E::Column, Error> {
 pub async fn by_id<E: Guarded>(
     db: &DatabaseConnection,
     guard: &Guard,
-    id: E::Column,
-    value: i32,
+    id: i32,
 ) -> Result<Option<E::Model>, Error> {
-    Ok(E::find().filter(visible::<E>(guard)).filter(id.eq(value)).one(db).await?)
+    let column = id_column::<E>()?;
+    Ok(E::find().filter(visible::<E>(guard)).filter(column.eq(id)).one(db).await?)
 }
 
 /// The acting team's row (never filtered: the principal is a member).
