@@ -71,17 +71,22 @@ impl Error {
         }
     }
 
-    /// The error as the caller sees it: internal details are logged and replaced by a generic
+    /// The message the caller sees: internal details are logged and replaced by a generic
     /// message.
-    pub fn to_graphql(&self) -> async_graphql::Error {
-        let message = if self.code() == "INTERNAL" {
+    pub fn public_message(&self) -> String {
+        if self.code() == "INTERNAL" {
             tracing::error!(error = %self, "request failed");
             "internal error; the server log has the details".to_owned()
         } else {
             self.to_string()
-        };
+        }
+    }
+
+    /// The error as the caller sees it, with its code.
+    pub fn to_graphql(&self) -> async_graphql::Error {
         let code = self.code();
-        async_graphql::Error::new(message).extend_with(|_, extensions| extensions.set("code", code))
+        async_graphql::Error::new(self.public_message())
+            .extend_with(|_, extensions| extensions.set("code", code))
     }
 }
 

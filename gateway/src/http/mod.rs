@@ -58,13 +58,10 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
 
 /// An error response shaped like a GraphQL response.
 fn error_response(status: StatusCode, error: &Error) -> Response {
-    let message = if error.code() == "INTERNAL" {
-        tracing::error!(%error, "request refused");
-        "internal error; the server log has the details".to_owned()
-    } else {
-        error.to_string()
-    };
-    let body = json!({ "data": null, "errors": [{ "message": message, "extensions": { "code": error.code() } }] });
+    let body = json!({
+        "data": null,
+        "errors": [{ "message": error.public_message(), "extensions": { "code": error.code() } }]
+    });
     let mut response = (status, Json(body)).into_response();
     if status == StatusCode::UNAUTHORIZED {
         response
@@ -90,13 +87,14 @@ async fn graphql(
         }
     };
     let request = request.into_inner();
-    if is_introspection_only(&request) {
-        // The schema is public (it is `schema.graphql`); GraphiQL reads it before a token is
-        // pasted. Such a document reads no data, so it needs no credentials.
-        return GraphQLResponse::from(state.schema.execute(request).await).into_response();
-    }
     let guard = match authenticate(&state, &headers).await {
         Ok(guard) => guard,
+        // The schema is public (it is `schema.graphql`); GraphiQL reads it before a token is
+        // pasted. A document that reads nothing else needs no credentials. (Checked only for
+        // requests that fail to authenticate, so other requests are not parsed twice.)
+        Err(_) if is_introspection_only(&request) => {
+            return GraphQLResponse::from(state.schema.execute(request).await).into_response();
+        }
         Err(error @ Error::Unauthenticated(_)) => {
             return error_response(StatusCode::UNAUTHORIZED, &error);
         }
