@@ -85,33 +85,28 @@ impl Guard {
             return Err(Denied { type_name: "?", field: field.to_owned() });
         };
         let type_name = entry.resource.type_name;
-        let allowed = match entry.decisions.get(field) {
-            Some(allowed) => *allowed,
-            None => {
-                let resource = entry.resource.clone();
-                let check = Check { resource: 0, target: Target::Field(field.to_owned()) };
-                tracing::trace!(type_name, field, "asking the policy about one field");
-                let decision = self
-                    .session(&mut state)
-                    .decide(std::slice::from_ref(&resource), std::slice::from_ref(&check))
-                    .pop()
-                    .unwrap_or(Decision::Deny("no answer".into()));
-                if let Decision::Deny(reason) = &decision {
-                    tracing::debug!(type_name, field, reason, "read denied");
-                }
-                let allowed = decision.is_allow();
-                if let Some(entry) = state.classes.get_mut(class.0 as usize) {
-                    entry.decisions.insert(field.into(), allowed);
-                }
-                allowed
-            }
-        };
+        if !entry.decisions.contains_key(field) {
+            self.decide_missing(&mut state, &[class], &[field]);
+        }
+        // A pair the policy left unanswered is denied.
+        let allowed = state
+            .classes
+            .get(class.0 as usize)
+            .and_then(|entry| entry.decisions.get(field))
+            .copied()
+            .unwrap_or(false);
         if allowed { Ok(()) } else { Err(Denied { type_name, field: field.to_owned() }) }
     }
 
     /// Decides, in one batch, every (class, field) pair not decided yet.
     pub fn prefetch(&self, classes: &[ClassId], fields: &[&str]) {
         let mut state = self.state();
+        self.decide_missing(&mut state, classes, fields);
+    }
+
+    /// Asks the policy, in one call, about every (class, field) pair not decided yet, and
+    /// remembers the answers.
+    fn decide_missing(&self, state: &mut State, classes: &[ClassId], fields: &[&str]) {
         let mut resources = Vec::new();
         let mut checks = Vec::new();
         let mut asked = Vec::new();
@@ -134,16 +129,16 @@ impl Guard {
         if checks.is_empty() {
             return;
         }
-        tracing::trace!(
-            resources = resources.len(),
-            checks = checks.len(),
-            "asking the policy about a page"
-        );
-        let decisions = self.session(&mut state).decide(&resources, &checks);
+        tracing::trace!(resources = resources.len(), checks = checks.len(), "asking the policy");
+        let decisions = self.session(state).decide(&resources, &checks);
         for ((class, field), decision) in asked.into_iter().zip(decisions) {
-            if let Some(entry) = state.classes.get_mut(class.0 as usize) {
-                entry.decisions.insert(field.into(), decision.is_allow());
+            let Some(entry) = state.classes.get_mut(class.0 as usize) else {
+                continue;
+            };
+            if let Decision::Deny(reason) = &decision {
+                tracing::debug!(type_name = entry.resource.type_name, field, reason, "read denied");
             }
+            entry.decisions.insert(field.into(), decision.is_allow());
         }
     }
 
