@@ -4,14 +4,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fieldguard::authz::active::BUILTIN_POLICY;
+use fieldguard::authz::active::{BUILTIN_POLICY, content_hash as hash};
 use fieldguard::authz::watch::PolicyWatcher;
 use fieldguard_e2e::{TestServer, ensure, fixture_policy};
-use sha2::{Digest, Sha256};
-
-fn hash(bytes: &[u8]) -> String {
-    format!("sha256:{:x}", Sha256::digest(bytes))
-}
 
 /// Replaces the file the way a build does: write aside, then rename over.
 fn replace(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

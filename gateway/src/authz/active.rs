@@ -18,6 +18,11 @@ use crate::error::Error;
 /// The default policy, built from `policy-wasm/` and embedded in the binary.
 pub static BUILTIN_POLICY: &[u8] = include_bytes!(env!("FIELDGUARD_BUILTIN_POLICY"));
 
+/// The hash that identifies a policy version: `sha256:` and the hex digest of its bytes.
+pub fn content_hash(bytes: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(bytes))
+}
+
 /// What is known about a loaded policy version.
 #[derive(Clone, Debug)]
 pub struct PolicyInfo {
@@ -46,7 +51,7 @@ impl LoadedPolicy {
         Ok(Self {
             info: PolicyInfo {
                 name: policy.name().to_owned(),
-                hash: format!("sha256:{:x}", Sha256::digest(bytes)),
+                hash: content_hash(bytes),
                 loaded_at: Utc::now(),
                 source: source.into(),
             },

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
-use sha2::{Digest, Sha256};
 
+use super::active::content_hash;
 use super::{ActivePolicy, LoadedPolicy};
 use crate::error::Error;
 
@@ -58,7 +58,7 @@ impl PolicyWatcher {
                         continue;
                     }
                 };
-                let hash = format!("sha256:{:x}", Sha256::digest(&bytes));
+                let hash = content_hash(&bytes);
                 if hash == last_hash {
                     continue;
                 }
