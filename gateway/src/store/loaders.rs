@@ -10,11 +10,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
-use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 use super::entity::*;
-use super::read::visible;
+use super::read::{id_column, visible};
 use super::visibility::Guarded;
 use crate::authz::Guard;
 use crate::error::Error;
@@ -145,11 +144,8 @@ relation!(
 );
 relation!(
     /// The visible workflows of a security group.
-    WorkflowsOfSecurityGroup -> Vec<workflow::Model> = |this, ids| async {
-        let grouped = this
-            .visible_by::<workflow::Entity>(workflow::Column::SecurityGroupId, ids, |w| w.security_group_id.unwrap_or_default())
-            .await?;
-        Ok::<_, Error>(grouped)
+    WorkflowsOfSecurityGroup -> Vec<workflow::Model> = |this, ids| {
+        this.visible_by::<workflow::Entity>(workflow::Column::SecurityGroupId, ids, |w| w.security_group_id.unwrap_or_default())
     }
 );
 relation!(
@@ -278,29 +274,7 @@ relation!(
         let links = this
             .all_by::<security_group_member::Entity>(security_group_member::Column::SecurityGroupId, ids, |m| m.security_group_id)
             .await?;
-        let users = user::Entity::find()
-            .filter(visible::<user::Entity>(&this.guard))
-            .filter(user::Column::Id.in_subquery(
-                Query::select()
-                    .column(security_group_member::Column::UserId)
-                    .from(security_group_member::Entity)
-                    .and_where(security_group_member::Column::SecurityGroupId.is_in(links.keys().copied()))
-                    .to_owned(),
-            ))
-            .all(&this.db)
-            .await?;
-        Ok::<_, Error>(
-            links
-                .into_iter()
-                .map(|(group, members)| {
-                    let members = members
-                        .iter()
-                        .filter_map(|m| users.iter().find(|u| u.id == m.user_id).cloned())
-                        .collect();
-                    (group, members)
-                })
-                .collect(),
-        )
+        this.through::<_, user::Entity>(links, |m| m.user_id, |u| u.id).await
     }
 );
 relation!(
@@ -309,8 +283,7 @@ relation!(
         let links = this
             .all_by::<bot_runner_security_group::Entity>(bot_runner_security_group::Column::SecurityGroupId, ids, |l| l.security_group_id)
             .await?;
-        let runners = this.runners(links.values().flatten().map(|l| l.bot_runner_id).collect()).await?;
-        Ok::<_, Error>(links.into_iter().map(|(id, links)| (id, pick(&runners, links.iter().map(|l| l.bot_runner_id)))).collect())
+        this.through::<_, bot_runner::Entity>(links, |l| l.bot_runner_id, |r| r.id).await
     }
 );
 relation!(
@@ -319,8 +292,7 @@ relation!(
         let links = this
             .all_by::<workflow_bot_runner::Entity>(workflow_bot_runner::Column::WorkflowId, ids, |l| l.workflow_id)
             .await?;
-        let runners = this.runners(links.values().flatten().map(|l| l.bot_runner_id).collect()).await?;
-        Ok::<_, Error>(links.into_iter().map(|(id, links)| (id, pick(&runners, links.iter().map(|l| l.bot_runner_id)))).collect())
+        this.through::<_, bot_runner::Entity>(links, |l| l.bot_runner_id, |r| r.id).await
     }
 );
 relation!(
@@ -329,39 +301,31 @@ relation!(
         let links = this
             .all_by::<process_security_group::Entity>(process_security_group::Column::SecurityGroupId, ids, |l| l.security_group_id)
             .await?;
-        let processes = process::Entity::find()
-            .filter(visible::<process::Entity>(&this.guard))
-            .filter(process::Column::Id.is_in(links.values().flatten().map(|l| l.process_id)))
-            .order_by_asc(process::Column::Id)
-            .all(&this.db)
-            .await?;
-        Ok::<_, Error>(
-            links
-                .into_iter()
-                .map(|(id, links)| {
-                    let mine: Vec<process::Model> =
-                        processes.iter().filter(|p| links.iter().any(|l| l.process_id == p.id)).cloned().collect();
-                    (id, mine)
-                })
-                .collect(),
-        )
+        this.through::<_, process::Entity>(links, |l| l.process_id, |p| p.id).await
     }
 );
 
 impl Batcher {
-    async fn runners(&self, ids: Vec<i32>) -> Result<Vec<bot_runner::Model>, Error> {
-        Ok(bot_runner::Entity::find()
-            .filter(visible::<bot_runner::Entity>(&self.guard))
-            .filter(bot_runner::Column::Id.is_in(ids))
-            .order_by_asc(bot_runner::Column::Id)
-            .all(&self.db)
-            .await?)
+    /// Follows link rows to the visible rows of `E` they name, in one statement: for each key,
+    /// the linked rows the request may see, in id order.
+    async fn through<L, E: Guarded>(
+        &self,
+        links: HashMap<i32, Vec<L>>,
+        target: fn(&L) -> i32,
+        id: fn(&E::Model) -> i32,
+    ) -> Result<HashMap<i32, Vec<E::Model>>, Error>
+    where
+        E::Model: Sync,
+    {
+        let wanted: Vec<i32> = links.values().flatten().map(target).collect();
+        let rows = single(self.visible_by::<E>(id_column::<E>()?, wanted, id).await?);
+        Ok(links
+            .into_iter()
+            .map(|(key, links)| {
+                let mut ids: Vec<i32> = links.iter().map(target).collect();
+                ids.sort_unstable();
+                (key, ids.iter().filter_map(|id| rows.get(id).cloned()).collect())
+            })
+            .collect())
     }
-}
-
-fn pick(
-    runners: &[bot_runner::Model],
-    ids: impl Iterator<Item = i32> + Clone,
-) -> Vec<bot_runner::Model> {
-    runners.iter().filter(|r| ids.clone().any(|id| id == r.id)).cloned().collect()
 }

@@ -72,7 +72,7 @@ where
 }
 
 /// The id column of a table keyed by one integer column.
-fn id_column<E: EntityTrait>() -> Result<E::Column, Error> {
+pub(crate) fn id_column<E: EntityTrait>() -> Result<E::Column, Error> {
     use sea_orm::{Iterable, PrimaryKeyToColumn};
     E::PrimaryKey::iter().next().map(PrimaryKeyToColumn::into_column).ok_or_else(|| {
         Error::Database(sea_orm::DbErr::Custom("a paged table has no primary key".into()))
