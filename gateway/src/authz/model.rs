@@ -196,21 +196,3 @@ pub enum Visibility {
     /// Those satisfying any clause; a clause holds when all its conditions do.
     Where(Vec<Vec<Condition>>),
 }
-
-impl Visibility {
-    /// Whether a resource with these attributes is visible.
-    pub fn admits(&self, resource: &Resource) -> bool {
-        match self {
-            Self::All => true,
-            Self::None => false,
-            Self::Where(clauses) => clauses.iter().any(|clause| {
-                clause.iter().all(|condition| match condition {
-                    Condition::InSecurityGroups(groups) => {
-                        resource.security_groups.iter().any(|group| groups.contains(group))
-                    }
-                    Condition::Related(relations) => resource.relations.contains(*relations),
-                })
-            }),
-        }
-    }
-}
