@@ -257,32 +257,25 @@ fn to_wit_principal(p: &Principal) -> wit::Principal {
     }
 }
 
+/// Each relation flag of ours beside its WIT twin.
+const RELATION_FLAGS: [(super::Relation, wit::Relation); 4] = [
+    (super::Relation::IS_PRINCIPAL, wit::Relation::IS_PRINCIPAL),
+    (super::Relation::CREATOR, wit::Relation::CREATOR),
+    (super::Relation::LAUNCHER, wit::Relation::LAUNCHER),
+    (super::Relation::ASSIGNEE, wit::Relation::ASSIGNEE),
+];
+
 fn to_wit_relation(relation: super::Relation) -> wit::Relation {
-    use super::Relation as R;
-    let mut out = wit::Relation::empty();
-    for (ours, theirs) in [
-        (R::IS_PRINCIPAL, wit::Relation::IS_PRINCIPAL),
-        (R::CREATOR, wit::Relation::CREATOR),
-        (R::LAUNCHER, wit::Relation::LAUNCHER),
-        (R::ASSIGNEE, wit::Relation::ASSIGNEE),
-    ] {
-        if relation.contains(ours) {
-            out |= theirs;
-        }
-    }
-    out
+    RELATION_FLAGS
+        .into_iter()
+        .filter(|(ours, _)| relation.contains(*ours))
+        .fold(wit::Relation::empty(), |acc, (_, theirs)| acc | theirs)
 }
 
 fn from_wit_relation(relation: wit::Relation) -> super::Relation {
-    use super::Relation as R;
-    [
-        (R::IS_PRINCIPAL, wit::Relation::IS_PRINCIPAL),
-        (R::CREATOR, wit::Relation::CREATOR),
-        (R::LAUNCHER, wit::Relation::LAUNCHER),
-        (R::ASSIGNEE, wit::Relation::ASSIGNEE),
-    ]
-    .into_iter()
-    .fold(R::NONE, |acc, (ours, theirs)| acc.with(ours, relation.contains(theirs)))
+    RELATION_FLAGS.into_iter().fold(super::Relation::NONE, |acc, (ours, theirs)| {
+        acc.with(ours, relation.contains(theirs))
+    })
 }
 
 fn to_wit_resource(resource: &Resource) -> wit::Resource {
