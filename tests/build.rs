@@ -6,12 +6,15 @@ mod build_policy;
 
 use std::path::PathBuf;
 
-const BEHAVIOURS: [&str; 6] = ["deny-all", "deny-leaves", "trap", "spin", "short", "hoard"];
+const BEHAVIOURS: [&str; 8] =
+    ["deny-all", "allow-all", "deny-leaves", "trap", "spin", "short", "hoard", "old-contract"];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let workspace = manifest_dir.parent().unwrap_or(&manifest_dir).to_path_buf();
-    for watched in ["policies/src", "policies/Cargo.toml", "../policy-wasm/wit"] {
+    for watched in
+        ["policies/src", "policies/wit-0.1.0", "policies/Cargo.toml", "../policy-wasm/wit"]
+    {
         println!("cargo::rerun-if-changed={}", manifest_dir.join(watched).display());
     }
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());

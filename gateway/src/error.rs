@@ -19,9 +19,23 @@ pub enum Error {
         /// The field.
         field: String,
     },
+    /// The policy denied an action, named in words (e.g. "change the role of Membership:3").
+    #[error("you are not allowed to {0}")]
+    ForbiddenAction(String),
+    /// The object does not exist for the caller: unknown, in another team, or not visible.
+    #[error("{0}")]
+    NotFound(String),
     /// The input is not acceptable, and says why.
     #[error("{0}")]
     InvalidInput(String),
+    /// A request went past one of the gateway's limits; each limit has its own code.
+    #[error("{message}")]
+    Limit {
+        /// The limit's stable code, e.g. `TOO_MANY_ROWS`.
+        code: &'static str,
+        /// Which limit, and what to do instead.
+        message: String,
+    },
     /// The change would break an invariant, and says which.
     #[error("{0}")]
     Conflict(String),
@@ -58,9 +72,11 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
-            Self::Forbidden { .. } => "FORBIDDEN",
+            Self::Forbidden { .. } | Self::ForbiddenAction(_) => "FORBIDDEN",
+            Self::NotFound(_) => "NOT_FOUND",
             Self::InvalidInput(_) => "INVALID_INPUT",
             Self::Conflict(_) => "CONFLICT",
+            Self::Limit { code, .. } => code,
             Self::InvalidPolicy(_)
             | Self::PolicyEngine(_)
             | Self::PolicyWatch(_)

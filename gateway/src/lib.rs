@@ -12,6 +12,7 @@
 //!   per-request guard, hot swapping.
 //! * [`store`]: where data is stored and read: entities, migrations, visibility as SQL,
 //!   batched loaders.
+//! * [`events`]: team events, published when a write commits, for subscribers.
 //! * [`demo`]: the demo data.
 //! * [`config`]: flags and environment variables.
 //! * [`error`]: the one error type, and its codes at the GraphQL edge.
@@ -20,6 +21,7 @@ pub mod authz;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod store;
@@ -40,10 +42,12 @@ impl AppState {
     /// The state of a gateway over `db`, enforcing `policy`, verifying tokens with `auth`.
     pub fn new(db: DatabaseConnection, policy: LoadedPolicy, auth: Authenticator) -> Self {
         Self {
+            turns: store::write::WriteTurns::for_database(&db),
             db,
             policy: Arc::new(ActivePolicy::new(policy)),
             schema: graphql::schema(),
             auth: Arc::new(auth),
+            bus: events::EventBus::default(),
         }
     }
 }

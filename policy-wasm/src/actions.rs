@@ -1,11 +1,155 @@
-//! Which actions (mutations) a principal may perform.
+//! Which actions (mutations) a principal may perform: the one table of action rules.
 //!
-//! The read side comes first; no action has a rule yet, so every action is denied. Rules for
-//! the management mutations of domain §2–§5 belong here.
+//! Every row names an action and says who may perform it, like the table of fields in
+//! [`crate::fields`]. An action no row names is denied, so a mutation added to the API stays
+//! closed until a rule opens it.
+//!
+//! These rules are the policy's half of domain §2 and §3. The other half, the invariants
+//! (exactly one owner, nobody changes their own role, a workflow in at most one group, …), is
+//! held by the gateway and the database whatever policy is loaded; the rules below repeat the
+//! ones a policy author may want to tighten, never loosen.
 
-use crate::{Decision, Resource, access::Access, deny};
+use crate::{
+    Action, Decision, OrchestratorRole, PortalRole, ProcessHubRole, Relation, Resource,
+    access::Access, deny,
+};
+
+/// Who may perform an action.
+enum Rule {
+    /// Team managers: OWNER, ADMIN and SECURITY_ADMIN.
+    TeamManagers,
+    /// OWNER and ADMIN.
+    TeamAdmins,
+    /// A team manager whose role is broader than the role offered (invitations, imports).
+    Grant,
+    /// A team manager broader than both the member's role and the requested one, on someone
+    /// else, never granting OWNER (domain §2: the broadness rule).
+    ChangeRole,
+    /// The owner, handing the team to someone else.
+    TransferOwnership,
+    /// A team manager, on a member other than themself and other than the owner.
+    ManageMember,
+    /// The person the invitation is addressed to.
+    Invitee,
+    /// A team manager, or the administrator of the product the object belongs to.
+    GroupObjects,
+}
+
+/// The table: who may perform `action`. `None` means no rule, which denies.
+fn rule(action: &str) -> Option<Rule> {
+    use Rule::*;
+    let rule = match action {
+        // Members and invitations (domain §2).
+        "invite-members" | "import-members" => Grant,
+        "revoke-invitation" => TeamManagers,
+        "accept-invitation" => Invitee,
+        "change-member-role" => ChangeRole,
+        "transfer-ownership" => TransferOwnership,
+        "set-member-access" | "copy-member-access" => ManageMember,
+        "suspend-member" | "reactivate-member" | "remove-member" => ManageMember,
+
+        // The team's settings.
+        "set-advanced-access-management" => TeamAdmins,
+
+        // Security groups (domain §2, §3).
+        "create-security-group"
+        | "update-security-group"
+        | "set-security-group-enabled"
+        | "delete-security-group"
+        | "add-security-group-members"
+        | "remove-security-group-members" => TeamManagers,
+        // The object attached or detached is the resource: its product decides who else may.
+        "attach-to-security-group" | "detach-from-security-group" => GroupObjects,
+
+        _ => return None,
+    };
+    Some(rule)
+}
+
+/// How broad a portal role is: a larger number is broader (domain §2).
+pub fn breadth(role: PortalRole) -> u8 {
+    match role {
+        PortalRole::Owner => 4,
+        PortalRole::Admin => 3,
+        PortalRole::SecurityAdmin => 2,
+        PortalRole::Member => 1,
+        PortalRole::BillingContact => 0,
+    }
+}
 
 /// Decides whether the principal may perform `action` on `resource`.
-pub fn perform(_access: &Access<'_>, _resource: &Resource, action: &str) -> Decision {
-    deny(&format!("no rule allows the action `{action}`"))
+pub fn perform(access: &Access<'_>, resource: &Resource, action: &Action) -> Decision {
+    let name = action.name.as_str();
+    let Some(rule) = rule(name) else {
+        return deny(&format!("no rule allows the action `{name}`"));
+    };
+    let me = access.principal().portal_role;
+    let on_myself = resource.relations.contains(Relation::IS_PRINCIPAL);
+    let broader_than = |role: Option<PortalRole>| role.is_some_and(|r| breadth(me) > breadth(r));
+    let verdict: Result<(), &str> = match rule {
+        Rule::TeamManagers => access.manages_team().then_some(()).ok_or("only team managers may"),
+        Rule::TeamAdmins => matches!(me, PortalRole::Owner | PortalRole::Admin)
+            .then_some(())
+            .ok_or("only the owner and admins may"),
+        // Asked without a role, the question is whether they may invite at all.
+        Rule::Grant => {
+            if !access.manages_team() {
+                Err("only team managers may")
+            } else if action.requested_role.is_some() && !broader_than(action.requested_role) {
+                Err("the role offered must be narrower than your own")
+            } else {
+                Ok(())
+            }
+        }
+        Rule::ChangeRole => {
+            if !access.manages_team() {
+                Err("only team managers may")
+            } else if on_myself {
+                Err("nobody changes their own role")
+            } else if action.requested_role == Some(PortalRole::Owner) {
+                Err("ownership is only transferred")
+            } else if !broader_than(action.current_role) || !broader_than(action.requested_role) {
+                Err("your role must be broader than both the old and the new role")
+            } else {
+                Ok(())
+            }
+        }
+        Rule::TransferOwnership => {
+            if me != PortalRole::Owner {
+                Err("only the owner may")
+            } else if on_myself {
+                Err("the owner already owns the team")
+            } else {
+                Ok(())
+            }
+        }
+        Rule::ManageMember => {
+            if !access.manages_team() {
+                Err("only team managers may")
+            } else if on_myself {
+                Err("not on yourself")
+            } else if action.current_role == Some(PortalRole::Owner) {
+                Err("not on the owner")
+            } else {
+                Ok(())
+            }
+        }
+        Rule::Invitee => on_myself.then_some(()).ok_or("only the person invited may"),
+        Rule::GroupObjects => {
+            let product_admin = match resource.type_name.as_str() {
+                "Orchestrator" | "Workflow" | "BotRunner" => {
+                    access.orchestrator() == Some(OrchestratorRole::Admin)
+                }
+                "Process" => access.process_hub() == Some(ProcessHubRole::Administrator),
+                _ => false,
+            };
+            (access.manages_team() || product_admin)
+                .then_some(())
+                .ok_or("only team managers and the product's administrators may")
+        }
+    };
+    match verdict {
+        Ok(()) => Decision::Allow,
+        Err(why) => deny(&format!("`{name}` on {}: {why}", resource.type_name)),
+    }
 }

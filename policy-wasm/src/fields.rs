@@ -40,6 +40,40 @@ fn rule(type_name: &str, field: &str) -> Option<Rule> {
             "me" | "myTeams" | "team" | "orchestrator" | "workflow" | "botRunner" | "process"
             | "securityGroup" | "node" | "policy",
         ) => Seen,
+        // Mutations: each is then decided as an action (see `actions.rs`).
+        (
+            "Mutation",
+            "inviteMembers"
+            | "revokeInvitation"
+            | "acceptInvitation"
+            | "changeMemberRole"
+            | "transferOwnership"
+            | "setMemberAccess"
+            | "copyMemberAccess"
+            | "suspendMember"
+            | "reactivateMember"
+            | "removeMember"
+            | "importMembers"
+            | "setAdvancedAccessManagement"
+            | "createSecurityGroup"
+            | "updateSecurityGroup"
+            | "setSecurityGroupEnabled"
+            | "deleteSecurityGroup"
+            | "addSecurityGroupMembers"
+            | "removeSecurityGroupMembers"
+            | "attachToSecurityGroup"
+            | "detachFromSecurityGroup",
+        ) => Seen,
+        ("InviteMembersPayload", "results") | ("ImportMembersPayload", "rows") => Seen,
+        ("InviteResult", "email" | "invitation" | "error") => Seen,
+        ("ImportRow", "line" | "email" | "invitation" | "error") => Seen,
+        ("Subscription", "teamEvents") => Seen,
+        // An event is for team managers, and for the member it is about.
+        (
+            "TeamEvent",
+            "kind" | "at" | "actorId" | "membershipId" | "userIds" | "email" | "portalRole"
+            | "securityGroupId",
+        ) => TeamManagersOrSelf,
         ("MyTeam", "id" | "name" | "portalRole" | "acting") => Seen,
         ("PolicyInfo", "name" | "hash" | "loadedAt" | "source") => Seen,
 
@@ -54,7 +88,7 @@ fn rule(type_name: &str, field: &str) -> Option<Rule> {
         ("User", "id" | "displayName" | "email") => Seen,
         ("User", "status") => TeamManagersOrSelf,
 
-        ("Membership", "id" | "user" | "portalRole" | "joinedAt") => Seen,
+        ("Membership", "id" | "user" | "portalRole" | "joinedAt" | "suspended") => Seen,
         (
             "Membership",
             "products" | "orchestratorRole" | "processHubRole" | "auditLogAccess"
@@ -63,8 +97,8 @@ fn rule(type_name: &str, field: &str) -> Option<Rule> {
 
         (
             "Invitation",
-            "id" | "email" | "portalRole" | "products" | "invitedBy" | "status" | "createdAt"
-            | "expiresAt",
+            "id" | "email" | "portalRole" | "products" | "orchestratorRole" | "processHubRole"
+            | "invitedBy" | "status" | "createdAt" | "expiresAt",
         ) => TeamManagers,
 
         (
@@ -112,7 +146,7 @@ fn rule(type_name: &str, field: &str) -> Option<Rule> {
 
         (
             "AuditEntry",
-            "id" | "at" | "actor" | "action" | "target" | "details" | "securityGroups",
+            "id" | "at" | "actor" | "action" | "target" | "targetId" | "details" | "securityGroups",
         ) => Seen,
 
         _ => return None,

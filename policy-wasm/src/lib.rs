@@ -10,7 +10,8 @@
 //! * [`visibility`]: which objects of a type a principal may see at all (the list filters).
 //! * [`fields`]: which fields of a visible object a principal may read. This is the one table
 //!   to read and edit when a question starts with "who may see …".
-//! * [`actions`]: which actions (mutations) a principal may perform.
+//! * [`actions`]: which actions (mutations) a principal may perform: the one table to read
+//!   and edit when a question starts with "who may change …".
 //!
 //! To build the module the gateway loads:
 //!
@@ -37,8 +38,8 @@ mod bindings {
 }
 
 pub use bindings::fieldguard::policy::types::{
-    Check, Condition, Decision, OrchestratorRole, PortalRole, Principal, ProcessHubRole, Product,
-    Relation, Resource, Target, Visibility,
+    Action, Check, Condition, Decision, OrchestratorRole, PortalRole, Principal, ProcessHubRole,
+    Product, Relation, Resource, Target, Visibility,
 };
 
 use access::Access;

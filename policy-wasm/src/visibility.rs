@@ -13,6 +13,14 @@ pub fn of(access: &Access<'_>, type_name: &str) -> Visibility {
     match type_name {
         // Entry points and the principal's own things: only ever served to them.
         "Query" | "MyTeam" | "PolicyInfo" | "Team" => Visibility::All,
+        // Roots of writes and their answers: what they carry is decided field by field.
+        "Mutation"
+        | "Subscription"
+        | "TeamEvent"
+        | "InviteMembersPayload"
+        | "InviteResult"
+        | "ImportMembersPayload"
+        | "ImportRow" => Visibility::All,
         // Team members see each other; a billing contact sees only the billing page and themself.
         "Membership" | "User" => {
             if access.principal().portal_role == crate::PortalRole::BillingContact {

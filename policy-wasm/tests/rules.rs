@@ -199,7 +199,12 @@ fn unknown_fields_types_and_actions_are_denied() {
     assert!(!may_read(&owner, &resource("Workflow", &[], Relation::empty()), "secretSauce"));
     assert!(!may_read(&owner, &resource("Mystery", &[], Relation::empty()), "id"));
     assert_eq!(filter(&owner, "Mystery"), Visibility::None);
-    let check = Check { resource: 0, target: Target::Action("delete-team".into()) };
+    let action = fieldguard_policy::Action {
+        name: "delete-team".into(),
+        current_role: None,
+        requested_role: None,
+    };
+    let check = Check { resource: 0, target: Target::Action(action) };
     let team = resource("Team", &[], Relation::empty());
     assert!(matches!(decide(&owner, &[team], &[check]).as_slice(), [Decision::Deny(_)]));
 }

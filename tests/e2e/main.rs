@@ -8,6 +8,7 @@ mod browser;
 mod every_field;
 mod hostile;
 mod http;
+mod management;
 mod roles;
 mod schema;
 mod statements;

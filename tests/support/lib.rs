@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+/// The demo team's owner.
+pub const OWNER: &str = "olivia.owner@acme.test";
+
 /// The signing secret every test server uses.
 pub const SECRET: &str = "end-to-end-test-secret";
 
@@ -53,6 +56,11 @@ impl Reply {
     /// The errors, empty if none.
     pub fn errors(&self) -> Vec<Value> {
         self.body["errors"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The code of the first error, if any.
+    pub fn first_code(&self) -> Option<String> {
+        self.errors().first().and_then(|e| e["extensions"]["code"].as_str().map(str::to_owned))
     }
 
     /// The code of the error at `path` (names and indexes, joined by dots), if any.
@@ -222,6 +230,37 @@ impl TestServer {
         Ok((status, content_type, response.text().await?))
     }
 
+    /// How many entries the acting team's audit log has, as its owner sees it.
+    pub async fn audit_count(&self) -> anyhow::Result<u64> {
+        let reply = self.query(OWNER, "{ team { auditLog { totalCount } } }").await?;
+        reply
+            .data(&["team", "auditLog", "totalCount"])
+            .as_u64()
+            .with_context(|| format!("no audit count: {}", reply.body))
+    }
+
+    /// A snapshot of the demo team's access data, as its owner sees it: members with their
+    /// roles, products and flags, security groups with their members and objects, invitations
+    /// and the audit log's size. Comparing two snapshots shows whether anything changed.
+    pub async fn snapshot(&self) -> anyhow::Result<Value> {
+        let reply = self
+            .query(
+                OWNER,
+                "{ team { advancedAccessManagement
+                    members { nodes { id portalRole products orchestratorRole processHubRole
+                      auditLogAccess suspended user { email } securityGroups { name } } }
+                    invitations { nodes { email status portalRole } }
+                    securityGroups { nodes { name description enabled members { email }
+                      orchestrator { name } workflows { nodes { name } }
+                      botRunners { nodes { machineName } } processes { nodes { name } } } }
+                    workflows { nodes { name securityGroup { name } } }
+                    auditLog { totalCount } } }",
+            )
+            .await?;
+        anyhow::ensure!(reply.errors().is_empty(), "snapshot failed: {}", reply.body);
+        Ok(reply.body["data"].clone())
+    }
+
     /// How many statements the server has run so far.
     pub fn statement_count(&self) -> usize {
         self.statements.load(Ordering::Relaxed)
@@ -252,7 +291,9 @@ pub fn ensure(condition: bool, what: &str, reply: &Reply) -> anyhow::Result<()> 
 pub fn fixture_policy(behaviour: &str) -> anyhow::Result<&'static [u8]> {
     Ok(match behaviour {
         "deny-all" => include_bytes!(env!("FIELDGUARD_TEST_POLICY_DENY_ALL")),
+        "allow-all" => include_bytes!(env!("FIELDGUARD_TEST_POLICY_ALLOW_ALL")),
         "deny-leaves" => include_bytes!(env!("FIELDGUARD_TEST_POLICY_DENY_LEAVES")),
+        "old-contract" => include_bytes!(env!("FIELDGUARD_TEST_POLICY_OLD_CONTRACT")),
         "trap" => include_bytes!(env!("FIELDGUARD_TEST_POLICY_TRAP")),
         "spin" => include_bytes!(env!("FIELDGUARD_TEST_POLICY_SPIN")),
         "short" => include_bytes!(env!("FIELDGUARD_TEST_POLICY_SHORT")),

@@ -9,7 +9,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{Check, Decision, LoadedPolicy, Principal, Resource, Session, Target, Visibility};
+use super::{
+    Action, Check, Decision, LoadedPolicy, Principal, Resource, Session, Target, Visibility,
+};
 
 /// An interned class of resource attributes within one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -140,6 +142,46 @@ impl Guard {
             }
             entry.decisions.insert(field.into(), decision.is_allow());
         }
+    }
+
+    /// May the principal perform each of these actions, each on its resource? One policy call
+    /// for the whole list; one answer per entry, in order. Actions are not memoized: a
+    /// mutation asks once, and its inputs rarely repeat.
+    pub fn may_perform(&self, asked: &[(Resource, Action)]) -> Vec<bool> {
+        if asked.is_empty() {
+            return Vec::new();
+        }
+        let mut state = self.state();
+        let resources: Vec<Resource> = asked.iter().map(|(resource, _)| resource.clone()).collect();
+        let checks: Vec<Check> = asked
+            .iter()
+            .zip(0u32..)
+            .map(|((_, action), index)| Check {
+                resource: index,
+                target: Target::Action(action.clone()),
+            })
+            .collect();
+        let decisions = self.session(&mut state).decide(&resources, &checks);
+        let mut answers = vec![false; asked.len()];
+        for ((answer, (resource, action)), decision) in answers.iter_mut().zip(asked).zip(decisions)
+        {
+            match decision {
+                Decision::Allow => *answer = true,
+                Decision::Deny(reason) => tracing::info!(
+                    action = action.name,
+                    type_name = resource.type_name,
+                    user = self.principal.user,
+                    reason,
+                    "action denied"
+                ),
+            }
+        }
+        answers
+    }
+
+    /// May the principal perform `action` on `resource`?
+    pub fn may(&self, resource: Resource, action: Action) -> bool {
+        self.may_perform(&[(resource, action)]).pop().unwrap_or(false)
     }
 
     /// Which objects of `type_name` the principal may see.

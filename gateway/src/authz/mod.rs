@@ -26,8 +26,8 @@ pub mod watch;
 pub use active::{ActivePolicy, LoadedPolicy, PolicyInfo};
 pub use guard::{ClassId, Guard};
 pub use model::{
-    Check, Condition, Decision, OrchestratorRole, PortalRole, Principal, ProcessHubRole, Product,
-    Relation, Resource, Target, Visibility,
+    Action, Check, Condition, Decision, OrchestratorRole, PortalRole, Principal, ProcessHubRole,
+    Product, Relation, Resource, Target, Visibility,
 };
 
 /// A policy: anything that can answer the two questions of the contract.

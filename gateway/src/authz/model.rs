@@ -143,13 +143,45 @@ impl Resource {
     }
 }
 
+/// An action (a mutation) and the inputs of it that rules read.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Action {
+    /// The action's name, e.g. `change-member-role`.
+    pub name: &'static str,
+    /// The target member's portal role now, for actions on a membership.
+    pub current_role: Option<PortalRole>,
+    /// The portal role the action would give.
+    pub requested_role: Option<PortalRole>,
+}
+
+impl Action {
+    /// An action with no inputs.
+    pub fn named(name: &'static str) -> Self {
+        Self { name, current_role: None, requested_role: None }
+    }
+
+    /// The same action on a member who holds `role` now.
+    #[must_use]
+    pub fn on_role(mut self, role: PortalRole) -> Self {
+        self.current_role = Some(role);
+        self
+    }
+
+    /// The same action, giving `role`.
+    #[must_use]
+    pub fn giving(mut self, role: PortalRole) -> Self {
+        self.requested_role = Some(role);
+        self
+    }
+}
+
 /// What a check asks.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
     /// Read a field by its GraphQL name.
     Field(String),
     /// Perform an action.
-    Action(String),
+    Action(Action),
 }
 
 /// One question of a batch.

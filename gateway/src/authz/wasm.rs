@@ -75,6 +75,7 @@ impl WasmPolicy {
     /// `wit-bindgen` (which is turned into a component first), and checks that it answers.
     pub fn compile(bytes: &[u8]) -> Result<Self, Error> {
         let engine = engine()?;
+        check_contract_version(bytes)?;
         let component_bytes = if is_core_module(bytes) {
             wit_component::ComponentEncoder::default()
                 .module(bytes)
@@ -104,6 +105,41 @@ impl WasmPolicy {
     pub fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// The contract this host speaks: the version in the package name of `policy.wit`.
+pub const CONTRACT: &str = "fieldguard:policy@0.2.0";
+
+/// Refuses a module built against another version of the contract, naming both versions.
+///
+/// A module records the WIT it was built from (a core module from `wit-bindgen` in a custom
+/// section, a component in its types); one that records none is left to the checks of
+/// [`WasmPolicy::compile`], which refuse it if it does not fit.
+fn check_contract_version(bytes: &[u8]) -> Result<(), Error> {
+    let Some(built_for) = contract_of(bytes) else {
+        return Ok(());
+    };
+    if built_for == CONTRACT {
+        Ok(())
+    } else {
+        Err(Error::InvalidPolicy(format!(
+            "the module was built for the contract {built_for}, but this gateway speaks \
+             {CONTRACT}; rebuild it against policy-wasm/wit/policy.wit"
+        )))
+    }
+}
+
+/// The `fieldguard:policy@version` package a module was built against, if it says.
+fn contract_of(bytes: &[u8]) -> Option<String> {
+    let resolve = if is_core_module(bytes) {
+        wit_component::metadata::decode(bytes).ok()?.1.resolve
+    } else {
+        wit_component::decode(bytes).ok()?.resolve().clone()
+    };
+    resolve.packages.iter().find_map(|(_, package)| {
+        let name = &package.name;
+        (name.namespace == "fieldguard" && name.name == "policy").then(|| name.to_string())
+    })
 }
 
 /// Whether the bytes are a core WebAssembly module (as opposed to a component or text).
@@ -218,17 +254,11 @@ fn deny_all(count: usize, reason: &str) -> Vec<Decision> {
 }
 
 fn to_wit_principal(p: &Principal) -> wit::Principal {
-    use super::{OrchestratorRole as O, PortalRole as R, ProcessHubRole as H, Product as P};
+    use super::{OrchestratorRole as O, ProcessHubRole as H, Product as P};
     wit::Principal {
         user: p.user as u64,
         team: p.team as u64,
-        portal_role: match p.portal_role {
-            R::Owner => wit::PortalRole::Owner,
-            R::Admin => wit::PortalRole::Admin,
-            R::SecurityAdmin => wit::PortalRole::SecurityAdmin,
-            R::Member => wit::PortalRole::Member,
-            R::BillingContact => wit::PortalRole::BillingContact,
-        },
+        portal_role: to_wit_role(p.portal_role),
         products: p
             .products
             .iter()
@@ -254,6 +284,17 @@ fn to_wit_principal(p: &Principal) -> wit::Principal {
         security_groups: p.security_groups.iter().map(|id| *id as u64).collect(),
         audit_log_access: p.audit_log_access,
         advanced_access_management: p.advanced_access_management,
+    }
+}
+
+fn to_wit_role(role: super::PortalRole) -> wit::PortalRole {
+    use super::PortalRole as R;
+    match role {
+        R::Owner => wit::PortalRole::Owner,
+        R::Admin => wit::PortalRole::Admin,
+        R::SecurityAdmin => wit::PortalRole::SecurityAdmin,
+        R::Member => wit::PortalRole::Member,
+        R::BillingContact => wit::PortalRole::BillingContact,
     }
 }
 
@@ -291,7 +332,11 @@ fn to_wit_check(check: &Check) -> wit::Check {
         resource: check.resource,
         target: match &check.target {
             Target::Field(field) => wit::Target::Field(field.clone()),
-            Target::Action(action) => wit::Target::Action(action.clone()),
+            Target::Action(action) => wit::Target::Action(wit::Action {
+                name: action.name.to_owned(),
+                current_role: action.current_role.map(to_wit_role),
+                requested_role: action.requested_role.map(to_wit_role),
+            }),
         },
     }
 }

@@ -10,7 +10,9 @@ use sea_orm::DatabaseConnection;
 
 use crate::authz::{ClassId, Guard, Resource};
 use crate::error::{Error, ResultExt};
+use crate::events::EventBus;
 use crate::store::loaders::Batcher;
+use crate::store::write::WriteTurns;
 
 /// The per-request data attached by the HTTP layer.
 pub struct RequestData {
@@ -20,13 +22,22 @@ pub struct RequestData {
     pub loader: DataLoader<Batcher>,
     /// The database.
     pub db: DatabaseConnection,
+    /// Whose turn it is to write (SQLite has one writer at a time).
+    pub turns: WriteTurns,
+    /// Where committed changes are published.
+    pub bus: EventBus,
 }
 
 impl RequestData {
     /// The data of a request acting under `guard`.
-    pub fn new(db: DatabaseConnection, guard: Arc<Guard>) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        guard: Arc<Guard>,
+        turns: WriteTurns,
+        bus: EventBus,
+    ) -> Self {
         let loader = DataLoader::new(Batcher::new(db.clone(), guard.clone()), tokio::spawn);
-        Self { guard, loader, db }
+        Self { guard, loader, db, turns, bus }
     }
 }
 

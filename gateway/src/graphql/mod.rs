@@ -2,7 +2,9 @@
 //!
 //! ## Layout
 //!
-//! * [`query`]: the entry points.
+//! * [`query`]: the entry points of reads; [`Mutation`] gathers each area's writes (in
+//!   [`types`], beside the area's types).
+//! * [`subscription`]: team events over WebSocket.
 //! * [`types`]: the object types, by area of the domain.
 //! * [`node`]: the `Node` interface and global ids.
 //! * [`connection`]: paginated lists.
@@ -15,20 +17,26 @@ pub mod context;
 pub mod node;
 pub mod nulls;
 pub mod query;
+pub mod subscription;
 pub mod types;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+use async_graphql::{MergedObject, Schema};
 
 pub use context::RequestData;
 pub use nulls::FieldErrors;
 pub use query::Query;
+pub use subscription::Subscription;
+
+/// The mutation root: the mutations of every area, merged.
+#[derive(MergedObject, Default)]
+pub struct Mutation(types::TeamMutations);
 
 /// The schema type.
-pub type ApiSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 
 /// Builds the schema. Per-request data ([`RequestData`]) is attached to each request.
 pub fn schema() -> ApiSchema {
-    Schema::build(Query, EmptyMutation, EmptySubscription).extension(nulls::NullOnError).finish()
+    Schema::build(Query, Mutation::default(), Subscription).extension(nulls::NullOnError).finish()
 }
 
 /// The schema in SDL, as checked in at `schema.graphql`.

@@ -3,6 +3,9 @@
 //! * `POST /graphql`: the API. Every request is authenticated first (401 otherwise), then runs
 //!   under the policy version in force when it started.
 //! * `GET /graphql`: GraphiQL, served from assets embedded in the binary.
+//! * `GET /graphql/ws`: subscriptions over WebSocket (`graphql-transport-ws`, or the older
+//!   `graphql-ws`), authenticated by the `connection_init` payload
+//!   (`{"Authorization": "Bearer <token>", "X-Fieldguard-Team": "<team id>"}`).
 //! * `GET /healthz`: liveness, with the policy in force.
 
 pub mod auth;
@@ -23,7 +26,9 @@ use serde_json::json;
 
 use crate::authz::{ActivePolicy, Guard};
 use crate::error::Error;
+use crate::events::EventBus;
 use crate::graphql::{ApiSchema, FieldErrors, RequestData};
+use crate::store::write::WriteTurns;
 use auth::{Authenticator, TEAM_HEADER};
 
 /// What every request shares.
@@ -37,12 +42,17 @@ pub struct AppState {
     pub schema: ApiSchema,
     /// Token verification.
     pub auth: Arc<Authenticator>,
+    /// Whose turn it is to write.
+    pub turns: WriteTurns,
+    /// Where committed changes are published for subscribers.
+    pub bus: EventBus,
 }
 
 /// The routes of the gateway.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphiql::page).post(graphql))
+        .route("/graphql/ws", get(subscriptions))
         .route("/graphiql/{asset}", get(graphiql::asset))
         .route("/healthz", get(healthz))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -101,17 +111,19 @@ async fn graphql(
         Err(error) => return error_response(StatusCode::SERVICE_UNAVAILABLE, &error),
     };
     let field_errors = FieldErrors::default();
-    let request = request
-        .data(RequestData::new(state.db.clone(), Arc::new(guard)))
-        .data(field_errors.clone());
+    let request = request.data(state.request_data(guard)).data(field_errors.clone());
     let mut response = state.schema.execute(request).await;
     response.errors.extend(field_errors.take());
     // Every error carries a code; one without is a bug somewhere below, and says so.
     for error in &mut response.errors {
         ensure_code(error);
     }
-    // No data at all means the document was never executed: it did not parse or validate.
-    let status = if response.data == async_graphql::Value::Null && !response.errors.is_empty() {
+    // No data and no error with a path means the document was never executed: it did not
+    // parse or validate. (A root mutation that fails has a path, and null data.)
+    let never_executed = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|error| error.path.is_empty());
+    let status = if never_executed {
         for error in &mut response.errors {
             error.extensions.get_or_insert_with(Default::default).set("code", "INVALID_INPUT");
         }
@@ -173,4 +185,50 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Guard, Er
     };
     let principal = crate::store::read::principal(&state.db, identity.user, team).await?;
     Ok(Guard::new(principal, state.policy.current()))
+}
+
+impl AppState {
+    /// The per-request data of a request acting under `guard`.
+    fn request_data(&self, guard: Guard) -> RequestData {
+        RequestData::new(self.db.clone(), Arc::new(guard), self.turns.clone(), self.bus.clone())
+    }
+}
+
+/// Subscriptions: a WebSocket whose `connection_init` payload carries the credentials an HTTP
+/// request carries in its headers.
+async fn subscriptions(
+    State(state): State<AppState>,
+    protocol: async_graphql_axum::GraphQLProtocol,
+    upgrade: axum::extract::WebSocketUpgrade,
+) -> Response {
+    upgrade.protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| {
+        let schema = state.schema.clone();
+        async_graphql_axum::GraphQLWebSocket::new(socket, schema, protocol)
+            .on_connection_init(move |payload| async move {
+                let headers = headers_of(&payload);
+                let guard = authenticate(&state, &headers).await.map_err(|e| e.to_graphql())?;
+                let mut data = async_graphql::Data::default();
+                data.insert(state.request_data(guard));
+                Ok(data)
+            })
+            .serve()
+    })
+}
+
+/// The headers a `connection_init` payload stands for: its string entries, by name.
+fn headers_of(payload: &serde_json::Value) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Some(entries) = payload.as_object() {
+        for (name, value) in entries {
+            let (Some(value), Ok(name)) =
+                (value.as_str(), header::HeaderName::from_bytes(name.as_bytes()))
+            else {
+                continue;
+            };
+            if let Ok(value) = header::HeaderValue::from_str(value) {
+                headers.insert(name, value);
+            }
+        }
+    }
+    headers
 }

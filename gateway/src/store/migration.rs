@@ -24,7 +24,7 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(InitialSchema)]
+        vec![Box::new(InitialSchema), Box::new(ManagementWrites)]
     }
 }
 
@@ -258,6 +258,38 @@ impl MigrationTrait for InitialSchema {
         };
         let sql = SCHEMA.replace("{ID}", id).replace("{TS}", timestamp);
         for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            db.execute_unprepared(statement).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The write side of access management: suspended memberships, the product roles an
+/// invitation offers, and the global id of an audit entry's target.
+struct ManagementWrites;
+
+impl MigrationName for ManagementWrites {
+    fn name(&self) -> &str {
+        "m0002_management_writes"
+    }
+}
+
+const MANAGEMENT_WRITES: &str = r#"
+ALTER TABLE memberships ADD COLUMN suspended BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE invitations ADD COLUMN orchestrator_role VARCHAR(32)
+    CHECK (orchestrator_role IN ('ADMIN', 'DEVELOPER', 'OPERATOR', 'ANALYST'));
+ALTER TABLE invitations ADD COLUMN process_hub_role VARCHAR(32)
+    CHECK (process_hub_role IN ('ADMINISTRATOR', 'PROCESS_MANAGER', 'USER'));
+ALTER TABLE audit_entries ADD COLUMN target_id TEXT;
+CREATE INDEX IF NOT EXISTS audit_entries_by_action ON audit_entries (team_id, action);
+CREATE INDEX IF NOT EXISTS invitations_by_team ON invitations (team_id, email)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for ManagementWrites {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for statement in MANAGEMENT_WRITES.split(';').map(str::trim).filter(|s| !s.is_empty()) {
             db.execute_unprepared(statement).await?;
         }
         Ok(())

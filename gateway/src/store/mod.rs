@@ -6,6 +6,7 @@
 //! * [`migration`]: the schema, with the domain's invariants as constraints.
 //! * [`visibility`]: turns a policy's visibility into the SQL condition of a query.
 //! * [`read`]: the read services: pages, lookups by id, the principal of a request.
+//! * [`write`]: the write services: one transaction per mutation, the invariants, the audit.
 //! * [`loaders`]: DataLoader batches for relations, so nested queries cost a fixed number of
 //!   statements.
 
@@ -14,6 +15,7 @@ pub mod loaders;
 pub mod migration;
 pub mod read;
 pub mod visibility;
+pub mod write;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use sea_orm_migration::MigratorTrait;

@@ -5,8 +5,8 @@
 //! fetched.
 
 use sea_orm::{
-    ColumnTrait, Condition as Where, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select,
+    ColumnTrait, Condition as Where, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
 use super::entity::*;
@@ -49,7 +49,7 @@ pub fn visible<E: Guarded>(guard: &Guard) -> Where {
 
 /// A page of the rows of `E` the request may see, among those `filter` selects.
 pub async fn page<E: Guarded>(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     guard: &Guard,
     filter: Where,
     args: PageArgs,
@@ -81,7 +81,7 @@ pub(crate) fn id_column<E: EntityTrait>() -> Result<E::Column, Error> {
 
 /// The row of `E` with this id, if the request may see it.
 pub async fn by_id<E: Guarded>(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     guard: &Guard,
     id: i32,
 ) -> Result<Option<E::Model>, Error> {
@@ -101,6 +101,7 @@ pub async fn teams_of(
 ) -> Result<Vec<(membership::Model, team::Model)>, Error> {
     let memberships = membership::Entity::find()
         .filter(membership::Column::UserId.eq(user))
+        .filter(membership::Column::Suspended.eq(false))
         .order_by_asc(membership::Column::Id)
         .all(db)
         .await?;
@@ -132,6 +133,9 @@ pub async fn principal(
     if let Some(team) = team {
         memberships = memberships.filter(membership::Column::TeamId.eq(team));
     }
+    if team.is_none() {
+        memberships = memberships.filter(membership::Column::Suspended.eq(false));
+    }
     let membership =
         memberships.order_by_asc(membership::Column::Id).one(db).await?.ok_or_else(|| {
             Error::Unauthenticated(match team {
@@ -139,6 +143,12 @@ pub async fn principal(
                 None => "you are not a member of any team".into(),
             })
         })?;
+    if membership.suspended {
+        return Err(Error::Unauthenticated(format!(
+            "your membership of team {} is suspended; ask a team admin to reactivate it",
+            membership.team_id
+        )));
+    }
     let team = team::Entity::find_by_id(membership.team_id)
         .one(db)
         .await?
@@ -187,7 +197,7 @@ pub async fn principal(
     })
 }
 
-fn portal_role(role: PortalRole) -> authz::PortalRole {
+pub(crate) fn portal_role(role: PortalRole) -> authz::PortalRole {
     match role {
         PortalRole::Owner => authz::PortalRole::Owner,
         PortalRole::Admin => authz::PortalRole::Admin,

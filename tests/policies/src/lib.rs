@@ -1,152 +1,21 @@
 //! Policy modules for the end-to-end tests, one behaviour per cargo feature:
 //!
 //! * `deny-all`: every check denied, every type invisible.
+//! * `allow-all`: every check allowed, every object visible: the invariant tests run under it
+//!   to show that the gateway holds them whatever the policy says.
 //! * `deny-leaves`: every object visible, every relation followable, every other field
 //!   denied; the walk over the whole schema uses it to reach every type and see each of its
 //!   fields refused.
 //! * `trap`, `spin`, `hoard`, `short`: a policy that traps, loops forever, grows its memory
 //!   without end, or answers fewer decisions than it was asked. The gateway must deny and
 //!   keep serving.
+//! * `old-contract`: a policy built against the previous contract (`wit-0.1.0/`), which the
+//!   gateway must refuse at load, naming both versions.
 
-#[allow(missing_docs, unsafe_code, clippy::too_many_arguments)]
-mod bindings {
-    wit_bindgen::generate!({ path: "../../policy-wasm/wit", world: "policy" });
+#[cfg(not(feature = "old-contract"))]
+mod current;
+#[cfg(not(feature = "old-contract"))]
+pub use current::NAVIGATION;
 
-    use crate::TestPolicy;
-    export!(TestPolicy with_types_in crate::bindings);
-}
-
-use bindings::fieldguard::policy::types::{
-    Check, Decision, Principal, Resource, Target, Visibility,
-};
-
-/// The fields that lead from one object to another: the only ones `deny-leaves` allows.
-pub const NAVIGATION: &[&str] = &[
-    "me",
-    "myTeams",
-    "team",
-    "orchestrator",
-    "workflow",
-    "botRunner",
-    "process",
-    "securityGroup",
-    "policy",
-    "owner",
-    "members",
-    "invitations",
-    "securityGroups",
-    "orchestrators",
-    "workflows",
-    "botRunners",
-    "processes",
-    "jobs",
-    "tasks",
-    "forms",
-    "auditLog",
-    "user",
-    "invitedBy",
-    "outputVariables",
-    "versions",
-    "executionLogs",
-    "queue",
-    "assignedBotRunners",
-    "publishedBy",
-    "registrationTokens",
-    "createdBy",
-    "launchPermissions",
-    "launchedBy",
-    "assignee",
-    "job",
-    "form",
-    "actor",
-    "edges",
-    "nodes",
-    "node",
-    "pageInfo",
-];
-
-/// The test policy.
-pub struct TestPolicy;
-
-fn deny(reason: &str) -> Decision {
-    Decision::Deny(reason.into())
-}
-
-impl bindings::Guest for TestPolicy {
-    fn name() -> String {
-        let behaviour = if cfg!(feature = "deny-leaves") {
-            "deny-leaves"
-        } else if cfg!(feature = "trap") {
-            "trap"
-        } else if cfg!(feature = "spin") {
-            "spin"
-        } else if cfg!(feature = "short") {
-            "short"
-        } else if cfg!(feature = "hoard") {
-            "hoard"
-        } else {
-            "deny-all"
-        };
-        format!("test {behaviour}")
-    }
-
-    fn decide(
-        _principal: Principal,
-        resources: Vec<Resource>,
-        checks: Vec<Check>,
-    ) -> Vec<Decision> {
-        if cfg!(feature = "trap") {
-            panic!("this policy traps");
-        }
-        if cfg!(feature = "spin") {
-            let mut n: u64 = 0;
-            loop {
-                n = std::hint::black_box(n.wrapping_add(1));
-            }
-        }
-        if cfg!(feature = "hoard") {
-            let mut hoard: Vec<Vec<u8>> = Vec::new();
-            loop {
-                hoard.push(vec![1; 16 << 20]);
-                std::hint::black_box(&hoard);
-            }
-        }
-        if cfg!(feature = "short") {
-            return Vec::new();
-        }
-        checks
-            .iter()
-            .map(|check| match &check.target {
-                Target::Field(field)
-                    if cfg!(feature = "deny-leaves") && NAVIGATION.contains(&field.as_str()) =>
-                {
-                    Decision::Allow
-                }
-                Target::Field(field) => {
-                    let type_name = resources
-                        .get(check.resource as usize)
-                        .map_or("?", |r| r.type_name.as_str());
-                    deny(&format!("test policy denies {type_name}.{field}"))
-                }
-                Target::Action(_) => deny("test policy denies actions"),
-            })
-            .collect()
-    }
-
-    fn filter(_principal: Principal, type_names: Vec<String>) -> Vec<Visibility> {
-        if cfg!(feature = "short") {
-            return Vec::new();
-        }
-        let visibility = if cfg!(any(
-            feature = "deny-leaves",
-            feature = "trap",
-            feature = "spin",
-            feature = "hoard"
-        )) {
-            Visibility::All
-        } else {
-            Visibility::None
-        };
-        vec![visibility; type_names.len()]
-    }
-}
+#[cfg(feature = "old-contract")]
+mod old_contract;

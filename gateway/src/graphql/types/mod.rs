@@ -1,4 +1,5 @@
-//! The object types of the API, one file per area of the domain.
+//! The object types of the API, one file per area of the domain; each area's mutations sit
+//! beside its types (`team_actions` beside `team`).
 //!
 //! Every field resolver goes through [`super::context::read`] or [`super::context::permit`]
 //! first: the policy decides each field of each object. Objects are built from rows by
@@ -8,10 +9,12 @@
 mod orchestrator;
 mod process_hub;
 mod team;
+mod team_actions;
 
 pub use orchestrator::*;
 pub use process_hub::*;
 pub use team::*;
+pub use team_actions::*;
 
 use std::future::Future;
 use std::hash::Hash;
@@ -89,11 +92,27 @@ where
     E::Model: Sync,
     T: Node + Build<Row = E::Model>,
 {
+    team_list_where::<E, T>(ctx, class, Where::all(), first, after).await
+}
+
+/// [`team_list`], among the rows `filter` selects.
+pub(crate) async fn team_list_where<E, T>(
+    ctx: &Context<'_>,
+    class: ClassId,
+    filter: Where,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<Option<Connection<T>>>
+where
+    E: Guarded,
+    E::Model: Sync,
+    T: Node + Build<Row = E::Model>,
+{
     permit(ctx, class)?;
     let args = page_args(first, after)?;
     let data = request(ctx)?;
     let Page { items, total, has_next } =
-        read::page::<E>(&data.db, &data.guard, Where::all(), args).await.gql()?;
+        read::page::<E>(&data.db, &data.guard, filter, args).await.gql()?;
     let page = Page { items: T::build(ctx, items).await?, total, has_next };
     decide_page(ctx, &page.items)?;
     Connection::new(ctx, page, args).map(Some)

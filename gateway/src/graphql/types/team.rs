@@ -5,8 +5,8 @@ use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::{
-    BotRunner, Build, Form, Job, Orchestrator, Process, Task, Workflow, build_one, grouped,
-    related, team_list,
+    AuditLogFilter, BotRunner, Build, Form, Job, Orchestrator, Process, Task, Workflow, build_one,
+    grouped, related, team_list, team_list_where,
 };
 use crate::authz::{ClassId, PolicyInfo as Info, Relation, Resource};
 use crate::graphql::connection::Connection;
@@ -146,14 +146,16 @@ impl Team {
     ) -> Result<Option<Connection<Form>>> {
         team_list::<form::Entity, _>(ctx, self.class, first, after).await
     }
-    /// The audit log, oldest first.
+    /// The audit log, oldest first: what you may see of it, among the entries `filter` selects.
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
+        filter: Option<AuditLogFilter>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<AuditEntry>>> {
-        team_list::<audit_entry::Entity, _>(ctx, self.class, first, after).await
+        let filter = filter.unwrap_or_default().condition()?;
+        team_list_where::<audit_entry::Entity, _>(ctx, self.class, filter, first, after).await
     }
 }
 
@@ -299,6 +301,10 @@ impl Membership {
     async fn joined_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
         read(ctx, self.class, || self.row.joined_at)
     }
+    /// Whether the membership is suspended: the member's requests to the team are refused.
+    async fn suspended(&self, ctx: &Context<'_>) -> Result<Option<bool>> {
+        read(ctx, self.class, || self.row.suspended)
+    }
 }
 
 /// An invitation to join the team.
@@ -337,6 +343,14 @@ impl Invitation {
             let listed: Vec<&str> = self.row.products.split(',').map(str::trim).collect();
             Product::iter().filter(|p| listed.contains(&p.to_value().as_str())).collect()
         })
+    }
+    /// The Orchestrator role they will have.
+    async fn orchestrator_role(&self, ctx: &Context<'_>) -> Result<Option<OrchestratorRole>> {
+        Ok(read(ctx, self.class, || self.row.orchestrator_role)?.flatten())
+    }
+    /// The Process Hub role they will have.
+    async fn process_hub_role(&self, ctx: &Context<'_>) -> Result<Option<ProcessHubRole>> {
+        Ok(read(ctx, self.class, || self.row.process_hub_role)?.flatten())
     }
     /// Who sent it.
     async fn invited_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
@@ -494,7 +508,11 @@ impl AuditEntry {
     async fn target(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
         read(ctx, self.class, || self.row.target.as_str())
     }
-    /// Details.
+    /// The global id of what it was done to, if it has one (it may no longer exist).
+    async fn target_id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        Ok(read(ctx, self.class, || self.row.target_id.clone().map(ID))?.flatten())
+    }
+    /// What changed, as JSON (`{"portalRole": {"from": "MEMBER", "to": "ADMIN"}}`).
     async fn details(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
         read(ctx, self.class, || self.row.details.as_str())
     }

@@ -53,6 +53,7 @@ table!(membership, "memberships", {
     pub process_hub_role: Option<ProcessHubRole>,
     pub audit_log_access: bool,
     pub joined_at: DateTimeUtc,
+    pub suspended: bool,
 });
 
 table!(membership_product, "membership_products", {
@@ -70,6 +71,8 @@ table!(invitation, "invitations", {
     pub status: InvitationStatus,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
+    pub orchestrator_role: Option<OrchestratorRole>,
+    pub process_hub_role: Option<ProcessHubRole>,
 });
 
 table!(security_group, "security_groups", {
@@ -221,6 +224,7 @@ table!(audit_entry, "audit_entries", {
     pub action: String,
     pub target: String,
     pub details: String,
+    pub target_id: Option<String>,
 });
 
 table!(audit_entry_security_group, "audit_entry_security_groups", {

@@ -1,0 +1,288 @@
+//! Write services: every mutation is one [`Write`], the pattern every later mutation copies.
+//!
+//! A write
+//!
+//! 1. begins one transaction (on SQLite, after taking the process's write turn, so that
+//!    concurrent mutations queue instead of failing with `database is locked`);
+//! 2. loads what it changes through the caller's visibility, so an object the caller may not
+//!    see is `NOT_FOUND` exactly like an unknown id ([`Write::visible`]);
+//! 3. asks the policy whether the action is allowed ([`Write::authorize`]): `FORBIDDEN`;
+//! 4. checks the invariants that hold whatever policy is loaded: `CONFLICT`/`INVALID_INPUT`;
+//! 5. changes the rows, and records an audit entry in the same transaction ([`Write::audit`]);
+//! 6. commits, and only then publishes its events ([`Write::commit`]).
+//!
+//! An error at any step drops the transaction: nothing is changed.
+//!
+//! ## Layout
+//!
+//! * [`members`]: invitations, roles, product access, suspension, removal, CSV import,
+//!   ownership.
+//! * [`import`]: members from a CSV file, one invitation per row.
+//! * [`groups`]: security groups, their members and the objects attached to them.
+//! * [`team`]: the team's own settings (Advanced Access Management).
+
+pub mod groups;
+pub mod import;
+pub mod members;
+pub mod team;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QuerySelect, Set, TransactionTrait,
+};
+use serde_json::Value;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use super::entity::*;
+use super::read;
+use super::visibility::Guarded;
+use crate::authz::{Action, Guard, Relation, Resource};
+use crate::error::Error;
+use crate::events::{EventBus, TeamEvent};
+use crate::graphql::node::global_id;
+
+/// The writers of one process take turns on SQLite, which has one writer at a time: a
+/// mutation waits for its turn instead of failing. Other databases need no turn.
+#[derive(Clone, Default)]
+pub struct WriteTurns {
+    turn: Option<Arc<Mutex<()>>>,
+}
+
+impl WriteTurns {
+    /// The turns `db` needs.
+    pub fn for_database(db: &DatabaseConnection) -> Self {
+        let serial = db.get_database_backend() == DbBackend::Sqlite;
+        Self { turn: serial.then(|| Arc::new(Mutex::new(()))) }
+    }
+}
+
+/// How many audit entries one statement inserts (7 columns each, well under SQLite's limit
+/// of bound parameters).
+const AUDIT_BATCH: usize = 500;
+
+/// What an audit entry records.
+pub struct Audit {
+    /// What was done, e.g. `member.role_changed`.
+    pub action: &'static str,
+    /// What it was done to, in words (an email, a group's name).
+    pub target: String,
+    /// The global id of the target, if it has one.
+    pub target_id: Option<String>,
+    /// The security groups of the target.
+    pub security_groups: Vec<i32>,
+    /// What changed (old → new); never a secret.
+    pub details: Value,
+}
+
+/// One mutation: a transaction, the caller's guard, the audit and events it records.
+pub struct Write<'a> {
+    txn: DatabaseTransaction,
+    guard: &'a Guard,
+    bus: Option<&'a EventBus>,
+    events: Vec<TeamEvent>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl<'a> Write<'a> {
+    /// Begins a write for the caller of `guard`; events go to `bus` on commit.
+    pub async fn begin(
+        db: &DatabaseConnection,
+        turns: &WriteTurns,
+        guard: &'a Guard,
+        bus: Option<&'a EventBus>,
+    ) -> Result<Self, Error> {
+        let turn = match &turns.turn {
+            Some(turn) => Some(turn.clone().lock_owned().await),
+            None => None,
+        };
+        let txn = db.begin().await?;
+        Ok(Self { txn, guard, bus, events: Vec::new(), _turn: turn })
+    }
+
+    /// The transaction.
+    pub fn db(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// The caller's guard.
+    pub fn guard(&self) -> &Guard {
+        self.guard
+    }
+
+    /// The caller's user id.
+    pub fn actor(&self) -> i32 {
+        self.guard.principal().user
+    }
+
+    /// The team the write acts in.
+    pub fn team(&self) -> i32 {
+        self.guard.principal().team
+    }
+
+    /// The row of `E` with this id, if the caller may see it; otherwise `NOT_FOUND`, whether it
+    /// is unknown, in another team or invisible.
+    pub async fn visible<E: Guarded>(&self, id: i32) -> Result<E::Model, Error> {
+        read::by_id::<E>(&self.txn, self.guard, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("there is no {}:{id}", E::TYPE_NAME)))
+    }
+
+    /// `FORBIDDEN` unless the policy allows `action` on `resource`; `what` is the action in
+    /// words, for the message ("change the role of Membership:3").
+    pub fn authorize(&self, resource: Resource, action: Action, what: &str) -> Result<(), Error> {
+        if self.guard.may(resource, action) { Ok(()) } else { Err(forbidden(what)) }
+    }
+
+    /// The resource a membership is to the policy: the member themself when it is the caller's.
+    pub fn member_resource(&self, member: &membership::Model) -> Resource {
+        Resource::plain("Membership")
+            .related(Relation::NONE.with(Relation::IS_PRINCIPAL, member.user_id == self.actor()))
+    }
+
+    /// Records an audit entry in the write's transaction.
+    pub async fn audit(&self, entry: Audit) -> Result<(), Error> {
+        self.audit_in(self.team(), entry).await
+    }
+
+    /// Records many audit entries at once (entries without security groups are inserted in
+    /// batches).
+    pub async fn audit_many(&self, entries: Vec<Audit>) -> Result<(), Error> {
+        let (plain, grouped): (Vec<Audit>, Vec<Audit>) =
+            entries.into_iter().partition(|entry| entry.security_groups.is_empty());
+        let now = Utc::now();
+        let mut rows = plain.into_iter().map(|entry| audit_entry::ActiveModel {
+            team_id: Set(self.team()),
+            at: Set(now),
+            actor_id: Set(Some(self.actor())),
+            action: Set(entry.action.to_owned()),
+            target: Set(entry.target),
+            target_id: Set(entry.target_id),
+            details: Set(entry.details.to_string()),
+            ..Default::default()
+        });
+        loop {
+            let batch: Vec<audit_entry::ActiveModel> = rows.by_ref().take(AUDIT_BATCH).collect();
+            if batch.is_empty() {
+                break;
+            }
+            audit_entry::Entity::insert_many(batch).exec_without_returning(&self.txn).await?;
+        }
+        for entry in grouped {
+            self.audit(entry).await?;
+        }
+        Ok(())
+    }
+
+    /// Records an audit entry of `team` (the team an accepted invitation joins).
+    pub async fn audit_in(&self, team: i32, entry: Audit) -> Result<(), Error> {
+        let row = audit_entry::ActiveModel {
+            team_id: Set(team),
+            at: Set(Utc::now()),
+            actor_id: Set(Some(self.actor())),
+            action: Set(entry.action.to_owned()),
+            target: Set(entry.target),
+            target_id: Set(entry.target_id),
+            details: Set(entry.details.to_string()),
+            ..Default::default()
+        }
+        .insert(&self.txn)
+        .await?;
+        let mut groups = entry.security_groups;
+        groups.sort_unstable();
+        groups.dedup();
+        if !groups.is_empty() {
+            audit_entry_security_group::Entity::insert_many(groups.into_iter().map(|group| {
+                audit_entry_security_group::ActiveModel {
+                    audit_entry_id: Set(row.id),
+                    security_group_id: Set(group),
+                }
+            }))
+            .exec(&self.txn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// An event to publish once the write commits.
+    pub fn publish(&mut self, event: TeamEvent) {
+        self.events.push(event);
+    }
+
+    /// Commits the write, then publishes its events.
+    pub async fn commit(self) -> Result<(), Error> {
+        self.txn.commit().await?;
+        if let Some(bus) = self.bus {
+            bus.publish(self.events);
+        }
+        Ok(())
+    }
+
+    /// The security groups of the acting team that `user` belongs to.
+    pub async fn groups_of_user(&self, user: i32) -> Result<Vec<i32>, Error> {
+        Ok(security_group_member::Entity::find()
+            .select_only()
+            .column(security_group_member::Column::SecurityGroupId)
+            .filter(security_group_member::Column::UserId.eq(user))
+            .filter(
+                security_group_member::Column::SecurityGroupId
+                    .in_subquery(team_groups(self.team())),
+            )
+            .into_tuple()
+            .all(&self.txn)
+            .await?)
+    }
+
+    /// The user behind a membership.
+    pub async fn user(&self, id: i32) -> Result<user::Model, Error> {
+        user::Entity::find_by_id(id)
+            .one(&self.txn)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("there is no User:{id}")))
+    }
+
+    /// A new event of this write's team, by its actor, now.
+    pub fn event(&self, kind: crate::events::TeamEventKind) -> TeamEvent {
+        TeamEvent {
+            team_id: self.team(),
+            kind,
+            at: Utc::now(),
+            actor_id: self.actor(),
+            membership_id: None,
+            user_ids: Vec::new(),
+            email: None,
+            portal_role: None,
+            security_group_id: None,
+            security_groups: Vec::new(),
+        }
+    }
+}
+
+/// The ids of the security groups of `team`, as a subquery.
+pub(crate) fn team_groups(team: i32) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(security_group::Column::Id)
+        .from(security_group::Entity)
+        .and_where(security_group::Column::TeamId.eq(team))
+        .to_owned()
+}
+
+/// The error of an action the policy refused; `what` is the action in words.
+pub fn forbidden(what: &str) -> Error {
+    Error::ForbiddenAction(what.to_owned())
+}
+
+/// A unique constraint the database refused, as the conflict it means; other errors as they are.
+pub fn conflict_on_unique(error: sea_orm::DbErr, message: impl FnOnce() -> String) -> Error {
+    match error.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Error::Conflict(message()),
+        _ => Error::Database(error),
+    }
+}
+
+/// The global id of a row, for audit entries.
+pub fn target_id(type_name: &str, id: i32) -> Option<String> {
+    Some(global_id(type_name, id).to_string())
+}
