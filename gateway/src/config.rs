@@ -36,6 +36,29 @@ pub enum Command {
     Token(TokenArgs),
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Invite the members listed in a CSV file into a team, printing one result per row.
+    ImportMembers(ImportArgs),
+}
+
+/// Flags of `fieldguard import-members`.
+#[derive(Clone, Debug, Args)]
+pub struct ImportArgs {
+    /// Where the data is.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The team, by name or id.
+    #[arg(long)]
+    pub team: String,
+    /// Whom the import acts as (email or id): the policy decides for them, and the audit log
+    /// names them. By default, the team's owner.
+    #[arg(long = "as")]
+    pub as_user: Option<String>,
+    /// A policy module to decide with, instead of the built-in policy.
+    #[arg(long, env = "FIELDGUARD_POLICY")]
+    pub policy: Option<PathBuf>,
+    /// The CSV file: `email,portalRole,products,orchestratorRole,processHubRole`, products
+    /// separated by `;`.
+    pub file: PathBuf,
 }
 
 /// Where data and secrets live.

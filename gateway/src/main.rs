@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use fieldguard::authz::LoadedPolicy;
 use fieldguard::authz::watch::PolicyWatcher;
-use fieldguard::config::{Cli, Command, ServeArgs, StoreArgs, TokenArgs};
+use fieldguard::config::{Cli, Command, ImportArgs, ServeArgs, StoreArgs, TokenArgs};
 use fieldguard::http::auth::Authenticator;
 use fieldguard::store::entity::{membership, team, user};
 use fieldguard::{AppState, demo, graphql, store};
@@ -47,6 +47,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Seed(args) => seed(args).await,
         Command::Token(args) => token(args).await,
+        Command::ImportMembers(args) => import_members(args).await,
         Command::Schema => {
             print!("{}", graphql::sdl());
             Ok(())
@@ -116,33 +117,40 @@ fn print_tokens(
     Ok(())
 }
 
+/// A user by id or email.
+async fn find_user(db: &sea_orm::DatabaseConnection, who: &str) -> anyhow::Result<user::Model> {
+    match who.parse::<i32>() {
+        Ok(id) => user::Entity::find_by_id(id).one(db).await?,
+        Err(_) => {
+            user::Entity::find().filter(user::Column::Email.eq(who.to_lowercase())).one(db).await?
+        }
+    }
+    .with_context(|| format!("no user {who}"))
+}
+
+/// A team's id, by id or name.
+async fn find_team(db: &sea_orm::DatabaseConnection, team: &str) -> anyhow::Result<i32> {
+    Ok(match team.parse::<i32>() {
+        Ok(id) => id,
+        Err(_) => {
+            team::Entity::find()
+                .filter(team::Column::Name.eq(team))
+                .one(db)
+                .await?
+                .with_context(|| format!("no team named {team}"))?
+                .id
+        }
+    })
+}
+
 async fn token(args: TokenArgs) -> anyhow::Result<()> {
     let config = args.store.resolve()?;
     let (auth, _) = args.store.authenticator()?;
     let db = store::open(&config.database_url).await?;
-    let user = match args.user.parse::<i32>() {
-        Ok(id) => user::Entity::find_by_id(id).one(&db).await?,
-        Err(_) => {
-            user::Entity::find()
-                .filter(user::Column::Email.eq(args.user.to_lowercase()))
-                .one(&db)
-                .await?
-        }
-    }
-    .with_context(|| format!("no user {}", args.user))?;
+    let user = find_user(&db, &args.user).await?;
     let team = match &args.team {
         None => None,
-        Some(team) => Some(match team.parse::<i32>() {
-            Ok(id) => id,
-            Err(_) => {
-                team::Entity::find()
-                    .filter(team::Column::Name.eq(team.as_str()))
-                    .one(&db)
-                    .await?
-                    .with_context(|| format!("no team named {team}"))?
-                    .id
-            }
-        }),
+        Some(team) => Some(find_team(&db, team).await?),
     };
     if let Some(team) = team {
         membership::Entity::find()
@@ -153,5 +161,54 @@ async fn token(args: TokenArgs) -> anyhow::Result<()> {
             .with_context(|| format!("{} is not a member of team {team}", user.email))?;
     }
     println!("{}", auth.mint(user.id, team, args.hours * 3600)?);
+    Ok(())
+}
+
+async fn import_members(args: ImportArgs) -> anyhow::Result<()> {
+    use fieldguard::authz::Guard;
+    use fieldguard::store::write::{Write, WriteTurns, import};
+
+    let csv = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let config = args.store.resolve()?;
+    let db = store::open(&config.database_url).await?;
+    let team = find_team(&db, &args.team).await?;
+    let actor = match &args.as_user {
+        Some(who) => find_user(&db, who).await?.id,
+        None => {
+            membership::Entity::find()
+                .filter(membership::Column::TeamId.eq(team))
+                .filter(membership::Column::PortalRole.eq(fieldguard::store::entity::PortalRole::Owner))
+                .one(&db)
+                .await?
+                .with_context(|| format!("team {} has no owner", args.team))?
+                .user_id
+        }
+    };
+    let policy = match &args.policy {
+        Some(path) => LoadedPolicy::from_file(path)?,
+        None => LoadedPolicy::builtin()?,
+    };
+    let principal = store::read::principal(&db, actor, Some(team)).await?;
+    let guard = Guard::new(principal, std::sync::Arc::new(policy));
+    let mut write = Write::begin(&db, &WriteTurns::for_database(&db), &guard, None).await?;
+    let outcomes = import::import(&mut write, &csv).await?;
+    write.commit().await?;
+    let (mut invited, mut failed) = (0, 0);
+    for outcome in &outcomes {
+        let line = outcome.line.unwrap_or_default();
+        let email = outcome.email.as_deref().unwrap_or("-");
+        match &outcome.result {
+            Ok(invitation) => {
+                invited += 1;
+                println!("line {line:>5}  {email}  invited (Invitation:{})", invitation.id);
+            }
+            Err(error) => {
+                failed += 1;
+                println!("line {line:>5}  {email}  {}: {}", error.code, error.message);
+            }
+        }
+    }
+    println!("{invited} invited, {failed} not");
     Ok(())
 }

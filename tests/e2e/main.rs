@@ -5,7 +5,9 @@
 
 mod accounts;
 mod browser;
+mod concurrency;
 mod every_field;
+mod events;
 mod hostile;
 mod http;
 mod management;
