@@ -178,7 +178,9 @@ async fn import_members(args: ImportArgs) -> anyhow::Result<()> {
         None => {
             membership::Entity::find()
                 .filter(membership::Column::TeamId.eq(team))
-                .filter(membership::Column::PortalRole.eq(fieldguard::store::entity::PortalRole::Owner))
+                .filter(
+                    membership::Column::PortalRole.eq(fieldguard::store::entity::PortalRole::Owner),
+                )
                 .one(&db)
                 .await?
                 .with_context(|| format!("team {} has no owner", args.team))?

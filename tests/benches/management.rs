@@ -45,16 +45,21 @@ async fn throughput(
 /// Members 4–12 switch between two roles: every call is a change, audited.
 fn change_role(client: usize, n: usize) -> String {
     let member = 4 + client % 9;
-    let role = if n % 2 == 0 { "SECURITY_ADMIN" } else { "MEMBER" };
-    format!(r#"mutation {{ changeMemberRole(memberId: "Membership:{member}", portalRole: {role}) {{ id }} }}"#)
+    let role = if n.is_multiple_of(2) { "SECURITY_ADMIN" } else { "MEMBER" };
+    format!(
+        r#"mutation {{ changeMemberRole(memberId: "Membership:{member}", portalRole: {role}) {{ id }} }}"#
+    )
 }
 
 /// Each client attaches a process to its own group and detaches it again: every call is a
 /// change, audited (processes join any number of groups, so clients never collide).
 fn attach(client: usize, n: usize) -> String {
     let (process, group) = (1 + client % 4, FIRST_BENCH_GROUP + client);
-    let verb = if n % 2 == 0 { "attachToSecurityGroup" } else { "detachFromSecurityGroup" };
-    format!(r#"mutation {{ {verb}(id: "SecurityGroup:{group}", objectIds: ["Process:{process}"]) {{ id }} }}"#)
+    let verb =
+        if n.is_multiple_of(2) { "attachToSecurityGroup" } else { "detachFromSecurityGroup" };
+    format!(
+        r#"mutation {{ {verb}(id: "SecurityGroup:{group}", objectIds: ["Process:{process}"]) {{ id }} }}"#
+    )
 }
 
 /// The id of the first group the benchmark creates (the demo has three).
@@ -75,10 +80,16 @@ async fn main() -> anyhow::Result<()> {
             .query(OWNER, &format!(r#"mutation {{ createSecurityGroup(input: {{ name: "Bench {client}" }}) {{ id }} }}"#))
             .await?;
         let id = reply.data(&["createSecurityGroup", "id"]).as_str().unwrap_or_default().to_owned();
-        anyhow::ensure!(id == format!("SecurityGroup:{}", FIRST_BENCH_GROUP + client), "{}", reply.body);
+        anyhow::ensure!(
+            id == format!("SecurityGroup:{}", FIRST_BENCH_GROUP + client),
+            "{}",
+            reply.body
+        );
     }
     let groups = throughput(&server, span, attach).await?;
-    println!("attachToSecurityGroup/detachFromSecurityGroup, {CLIENTS} clients: {groups:.0} mutations/s");
+    println!(
+        "attachToSecurityGroup/detachFromSecurityGroup, {CLIENTS} clients: {groups:.0} mutations/s"
+    );
 
     let server = TestServer::start().await?;
     let mut csv = String::from("email,portalRole,products,orchestratorRole,processHubRole\\n");
@@ -91,7 +102,11 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let took = start.elapsed();
     let rows = reply.data(&["importMembers", "rows"]).as_array().map_or(0, Vec::len);
-    anyhow::ensure!(reply.errors().is_empty() && rows == 10_000, "import failed: {}", reply.errors().len());
+    anyhow::ensure!(
+        reply.errors().is_empty() && rows == 10_000,
+        "import failed: {}",
+        reply.errors().len()
+    );
     println!("importMembers, 10,000 rows: {:.2} s", took.as_secs_f64());
     Ok(())
 }

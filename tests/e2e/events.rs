@@ -91,10 +91,15 @@ async fn an_invitation_reaches_the_subscribers_who_may_read_it() -> anyhow::Resu
     anyhow::ensure!(other_team.is_none(), "another team sees nothing: {other_team:?}");
 
     // Removing Nina ends her own subscription.
-    let reply = server.query("adam.admin@acme.test", r#"mutation { removeMember(memberId: "Membership:9") }"#).await?;
+    let reply = server
+        .query("adam.admin@acme.test", r#"mutation { removeMember(memberId: "Membership:9") }"#)
+        .await?;
     ensure(reply.errors().is_empty(), "adam removes nina", &reply)?;
     let ended = next(&mut nina, Duration::from_secs(5)).await?.unwrap_or(Value::Null);
-    anyhow::ensure!(ended["type"] == "complete" && ended["id"] == "1", "nina's subscription ends: {ended}");
+    anyhow::ensure!(
+        ended["type"] == "complete" && ended["id"] == "1",
+        "nina's subscription ends: {ended}"
+    );
     let removal = next(&mut sam, Duration::from_secs(5)).await?.unwrap_or(Value::Null);
     anyhow::ensure!(
         removal["payload"]["data"]["teamEvents"]["kind"] == "MEMBER_REMOVED",
@@ -108,7 +113,9 @@ async fn a_bad_token_at_connection_init_is_refused() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let (_socket, first) = connect(&server, "not-a-token").await?;
     anyhow::ensure!(
-        first["type"] == "close" || first["type"] == "connection_error" || first["type"] == "closed",
+        first["type"] == "close"
+            || first["type"] == "connection_error"
+            || first["type"] == "closed",
         "refused: {first}"
     );
     Ok(())

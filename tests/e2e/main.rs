@@ -6,8 +6,8 @@
 mod accounts;
 mod browser;
 mod concurrency;
-mod every_field;
 mod events;
+mod every_field;
 mod hostile;
 mod http;
 mod management;

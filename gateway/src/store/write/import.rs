@@ -48,12 +48,28 @@ pub fn read(csv: &str) -> Result<Vec<Offer>, Error> {
     let (products, orchestrator, hub) =
         (position("products"), position("orchestratorRole"), position("processHubRole"));
     let mut offers = Vec::new();
+    // The line a person sees in their editor: counted from the record's byte offset (the
+    // reader's own count leaves out blank lines).
+    let (mut counted_to, mut line) = (0usize, 1u64);
+    let mut line_at = |byte: usize| {
+        // The reader's offset can stand before the blank lines it skipped.
+        let skipped = csv.as_bytes()[byte.min(csv.len())..]
+            .iter()
+            .take_while(|b| matches!(b, b'\n' | b'\r'))
+            .count();
+        let byte = (byte + skipped).min(csv.len());
+        if byte > counted_to {
+            line += csv.as_bytes()[counted_to..byte].iter().filter(|b| **b == b'\n').count() as u64;
+            counted_to = byte;
+        }
+        line
+    };
     for record in reader.records() {
         let record = record.map_err(|e| {
             let line = e.position().map(|p| p.line()).unwrap_or_default();
             Error::InvalidInput(format!("line {line}: the file is not well-formed CSV: {e}"))
         })?;
-        let line = record.position().map(|p| p.line()).unwrap_or_default();
+        let line = record.position().map(|p| line_at(p.byte() as usize)).unwrap_or_default();
         if record.iter().all(str::is_empty) {
             continue;
         }

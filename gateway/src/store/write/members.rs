@@ -170,7 +170,7 @@ pub async fn offer(
     let mut valid: Vec<(usize, Terms)> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     for Offer { line, item } in offers {
-        let checked = item.map_err(|(email, error)| (email, error)).and_then(|(raw, terms)| {
+        let checked = item.and_then(|(raw, terms)| {
             let email = normalise_email(&raw).map_err(|e| (Some(raw.trim().to_owned()), e))?;
             let fail = |error| Err((Some(email.clone()), error));
             if !seen.insert(email.clone()) {
