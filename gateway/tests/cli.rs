@@ -113,3 +113,55 @@ fn processes_opening_a_fresh_database_at_once_all_find_the_schema() -> std::io::
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+#[test]
+fn import_members_prints_one_result_per_row_and_refuses_a_malformed_file() -> std::io::Result<()> {
+    let dir = scratch("import");
+    let data = dir.join("data");
+    let data = data.to_str().unwrap_or_default();
+    let seeded = fieldguard(&["seed", "--data-dir", data])?;
+    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    let file = dir.join("people.csv");
+    std::fs::write(
+        &file,
+        "email,portalRole,products,orchestratorRole,processHubRole\n\
+         first@acme.test,MEMBER,ORCHESTRATOR;STUDIO_PRO,OPERATOR,\n\
+         adam.admin@acme.test,MEMBER,,,\n\
+         nobody,MEMBER,,,\n\
+         second@acme.test,OWNR,,,\n",
+    )?;
+    let file = file.to_str().unwrap_or_default();
+    let output =
+        fieldguard(&["import-members", "--data-dir", data, "--team", "Acme Robotics", file])?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{stdout}");
+    assert!(lines[0].contains("first@acme.test") && lines[0].contains("invited"), "{stdout}");
+    assert!(lines[1].contains("CONFLICT") && lines[1].contains("already a member"), "{stdout}");
+    assert!(
+        lines[2].contains("INVALID_INPUT") && lines[2].contains("not a valid email"),
+        "{stdout}"
+    );
+    assert!(lines[3].contains("unknown portalRole `OWNR`"), "{stdout}");
+    assert_eq!(lines[4], "1 invited, 3 not");
+    // The same file again: the one invited is now already invited.
+    let again =
+        fieldguard(&["import-members", "--data-dir", data, "--team", "Acme Robotics", file])?;
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already invited"));
+
+    let malformed = dir.join("bad.csv");
+    std::fs::write(&malformed, "mail,role\nx@y.test,MEMBER\n")?;
+    let output = fieldguard(&[
+        "import-members",
+        "--data-dir",
+        data,
+        "--team",
+        "Acme Robotics",
+        malformed.to_str().unwrap_or_default(),
+    ])?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("unknown column `mail`"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

@@ -1,5 +1,7 @@
 //! The default policy's action rules (domain §2, §3), run natively.
 
+mod common;
+
 use PortalRole::*;
 use fieldguard_policy::{
     Action, Check, Decision, OrchestratorRole, PortalRole, Principal, ProcessHubRole, Product,
@@ -7,17 +9,7 @@ use fieldguard_policy::{
 };
 
 fn principal(role: PortalRole) -> Principal {
-    Principal {
-        user: 7,
-        team: 1,
-        portal_role: role,
-        products: vec![],
-        orchestrator_role: None,
-        process_hub_role: None,
-        security_groups: vec![],
-        audit_log_access: false,
-        advanced_access_management: true,
-    }
+    common::principal_with(role, true)
 }
 
 fn action(name: &str, current: Option<PortalRole>, requested: Option<PortalRole>) -> Action {

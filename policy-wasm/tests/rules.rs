@@ -1,22 +1,14 @@
 //! The default policy's rules, role by role, run natively.
 
+mod common;
+
 use fieldguard_policy::{
     Check, Condition, Decision, OrchestratorRole, PortalRole, Principal, ProcessHubRole, Product,
     Relation, Resource, Target, Visibility, access::Access, decide, visibility,
 };
 
 fn principal(role: PortalRole) -> Principal {
-    Principal {
-        user: 7,
-        team: 1,
-        portal_role: role,
-        products: vec![],
-        orchestrator_role: None,
-        process_hub_role: None,
-        security_groups: vec![],
-        audit_log_access: false,
-        advanced_access_management: false,
-    }
+    common::principal_with(role, false)
 }
 
 fn orchestrator_member(role: OrchestratorRole, aam: bool, groups: &[u64]) -> Principal {

@@ -504,6 +504,30 @@ async fn effects_are_immediate() -> anyhow::Result<()> {
         testing.data(&["securityGroup", "members"]).as_array().cloned().unwrap_or_default();
     ensure(!members.iter().any(|m| m["email"] == casey), "no longer in Testing", &testing)?;
 
+    // Removing Pia unassigns her tasks and loses nothing she created or launched.
+    let work = "{ team { processes { totalCount } jobs { totalCount } tasks { nodes { assignee { email } } } } }";
+    let before = server.query(OWNER, work).await?;
+    let assigned = |reply: &Reply, email: &str| {
+        reply
+            .data(&["team", "tasks", "nodes"])
+            .as_array()
+            .map_or(0, |tasks| tasks.iter().filter(|t| t["assignee"]["email"] == email).count())
+    };
+    let pia = "pia.manager@acme.test";
+    ensure(assigned(&before, pia) > 0, "pia has tasks", &before)?;
+    let reply =
+        server.query(OWNER, r#"mutation { removeMember(memberId: "Membership:11") }"#).await?;
+    ensure(reply.errors().is_empty(), "pia removed", &reply)?;
+    let after = server.query(OWNER, work).await?;
+    ensure(assigned(&after, pia) == 0, "her tasks are unassigned", &after)?;
+    for list in ["processes", "jobs"] {
+        ensure(
+            after.data(&["team", list, "totalCount"]) == before.data(&["team", list, "totalCount"]),
+            &format!("no {list} lost"),
+            &after,
+        )?;
+    }
+
     // Disabling a group changes what its members see on the next request.
     let dana = "dana.developer@acme.test";
     let count = |reply: &Reply| reply.data(&["team", "workflows", "totalCount"]).as_u64();

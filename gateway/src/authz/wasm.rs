@@ -378,3 +378,28 @@ fn from_wit_visibility(visibility: wit::Visibility) -> Visibility {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contract_this_host_speaks_is_the_checked_in_wit_package() {
+        let wit = include_str!("../../../policy-wasm/wit/policy.wit");
+        assert!(
+            wit.contains(&format!("package {CONTRACT};")),
+            "policy.wit does not declare {CONTRACT}"
+        );
+    }
+
+    #[test]
+    fn the_builtin_policy_declares_the_contract_it_was_built_for() {
+        assert_eq!(contract_of(super::super::active::BUILTIN_POLICY).as_deref(), Some(CONTRACT));
+    }
+
+    #[test]
+    fn bytes_that_are_no_module_declare_no_contract() {
+        assert_eq!(contract_of(b"not wasm"), None);
+        assert!(check_contract_version(b"not wasm").is_ok(), "left to the compiler's checks");
+    }
+}

@@ -153,16 +153,7 @@ impl<'a> Write<'a> {
         let (plain, grouped): (Vec<Audit>, Vec<Audit>) =
             entries.into_iter().partition(|entry| entry.security_groups.is_empty());
         let now = Utc::now();
-        let mut rows = plain.into_iter().map(|entry| audit_entry::ActiveModel {
-            team_id: Set(self.team()),
-            at: Set(now),
-            actor_id: Set(Some(self.actor())),
-            action: Set(entry.action.to_owned()),
-            target: Set(entry.target),
-            target_id: Set(entry.target_id),
-            details: Set(entry.details.to_string()),
-            ..Default::default()
-        });
+        let mut rows = plain.into_iter().map(|entry| self.entry_row(self.team(), now, entry).0);
         loop {
             let batch: Vec<audit_entry::ActiveModel> = rows.by_ref().take(AUDIT_BATCH).collect();
             if batch.is_empty() {
@@ -178,19 +169,8 @@ impl<'a> Write<'a> {
 
     /// Records an audit entry of `team` (the team an accepted invitation joins).
     pub async fn audit_in(&self, team: i32, entry: Audit) -> Result<(), Error> {
-        let row = audit_entry::ActiveModel {
-            team_id: Set(team),
-            at: Set(Utc::now()),
-            actor_id: Set(Some(self.actor())),
-            action: Set(entry.action.to_owned()),
-            target: Set(entry.target),
-            target_id: Set(entry.target_id),
-            details: Set(entry.details.to_string()),
-            ..Default::default()
-        }
-        .insert(&self.txn)
-        .await?;
-        let mut groups = entry.security_groups;
+        let (row, mut groups) = self.entry_row(team, Utc::now(), entry);
+        let row = row.insert(&self.txn).await?;
         groups.sort_unstable();
         groups.dedup();
         if !groups.is_empty() {
@@ -204,6 +184,26 @@ impl<'a> Write<'a> {
             .await?;
         }
         Ok(())
+    }
+
+    /// The row of an audit entry by this write's actor, and the entry's security groups.
+    fn entry_row(
+        &self,
+        team: i32,
+        at: chrono::DateTime<Utc>,
+        entry: Audit,
+    ) -> (audit_entry::ActiveModel, Vec<i32>) {
+        let row = audit_entry::ActiveModel {
+            team_id: Set(team),
+            at: Set(at),
+            actor_id: Set(Some(self.actor())),
+            action: Set(entry.action.to_owned()),
+            target: Set(entry.target),
+            target_id: Set(entry.target_id),
+            details: Set(entry.details.to_string()),
+            ..Default::default()
+        };
+        (row, entry.security_groups)
     }
 
     /// An event to publish once the write commits.
