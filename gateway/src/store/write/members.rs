@@ -250,6 +250,8 @@ pub async fn offer(
             details: json!({
                 "portalRole": terms.portal_role.to_value(),
                 "products": terms.products.iter().map(|p| p.to_value()).collect::<Vec<_>>(),
+                "orchestratorRole": terms.orchestrator_role.map(|r| r.to_value()),
+                "processHubRole": terms.process_hub_role.map(|r| r.to_value()),
                 "via": action,
             }),
         });
