@@ -129,3 +129,46 @@ impl TeamEventNode {
         .flatten())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: TeamEventKind, users: &[i32]) -> TeamEvent {
+        TeamEvent {
+            team_id: 1,
+            kind,
+            at: Utc::now(),
+            actor_id: 1,
+            membership_id: None,
+            user_ids: users.to_vec(),
+            email: None,
+            portal_role: None,
+            security_group_id: None,
+            security_groups: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_change_of_the_subscribers_own_access_ends_their_subscription() {
+        for kind in [
+            TeamEventKind::MemberSuspended,
+            TeamEventKind::MemberRemoved,
+            TeamEventKind::MemberRoleChanged,
+            TeamEventKind::MemberAccessChanged,
+            TeamEventKind::OwnershipTransferred,
+            TeamEventKind::SecurityGroupMembersAdded,
+            TeamEventKind::SecurityGroupMembersRemoved,
+        ] {
+            assert!(ends_subscription(&event(kind, &[7]), 7), "{kind:?} about me");
+            assert!(!ends_subscription(&event(kind, &[8]), 7), "{kind:?} about someone else");
+        }
+        for kind in [
+            TeamEventKind::MemberInvited,
+            TeamEventKind::MemberJoined,
+            TeamEventKind::MemberReactivated,
+        ] {
+            assert!(!ends_subscription(&event(kind, &[7]), 7), "{kind:?}");
+        }
+    }
+}
