@@ -328,8 +328,9 @@ async fn refused(
     )
 }
 
-/// Every invariant violated on purpose, under a policy module that allows everything: the
-/// gateway and the database refuse each one, and nothing changes.
+/// Every invariant violated on purpose, under a policy module that allows everything (and
+/// then under the built-in policy): the gateway and the database refuse each one, and nothing
+/// changes.
 #[tokio::test]
 async fn invariants_hold_under_an_allow_everything_policy() -> anyhow::Result<()> {
     let server = with_fixture("allow-all").await?;
@@ -412,6 +413,24 @@ async fn invariants_hold_under_an_allow_everything_policy() -> anyhow::Result<()
     for (who, document, code, says) in cases {
         refused(&server, who, document, code, says).await?;
     }
+    // Under the built-in policy the same attempts change nothing either: the policy refuses
+    // those its rules cover first (FORBIDDEN), the invariants the rest.
+    let builtin = TestServer::start().await?;
+    let builtin_before = builtin.snapshot().await?;
+    for (who, document, code, says) in cases {
+        let reply = builtin.query(who, document).await?;
+        let got = reply.first_code().unwrap_or_default();
+        let message = reply.errors().first().and_then(|e| e["message"].as_str().map(str::to_owned));
+        ensure(
+            got == "FORBIDDEN" || (got == code && message.is_some_and(|m| m.contains(says))),
+            &format!("{document}: expected FORBIDDEN or {code}"),
+            &reply,
+        )?;
+    }
+    anyhow::ensure!(
+        builtin.snapshot().await? == builtin_before,
+        "the built-in policy let a violation through"
+    );
     // Unknown ids and ids of other teams are alike: NOT_FOUND.
     for document in [
         r#"mutation { removeMember(memberId: "Membership:999") }"#,
