@@ -338,11 +338,7 @@ impl Invitation {
     }
     /// The products they will have.
     async fn products(&self, ctx: &Context<'_>) -> Result<Option<Vec<Product>>> {
-        read(ctx, self.class, || {
-            use sea_orm::{ActiveEnum, Iterable};
-            let listed: Vec<&str> = self.row.products.split(',').map(str::trim).collect();
-            Product::iter().filter(|p| listed.contains(&p.to_value().as_str())).collect()
-        })
+        read(ctx, self.class, || Product::parse_list(&self.row.products))
     }
     /// The Orchestrator role they will have.
     async fn orchestrator_role(&self, ctx: &Context<'_>) -> Result<Option<OrchestratorRole>> {

@@ -143,3 +143,22 @@ text_enum!(
         Error = "ERROR",
     }
 );
+
+impl Product {
+    /// The products of a comma-separated list (as an invitation stores them), in product order;
+    /// names that are no product are left out.
+    pub fn parse_list(text: &str) -> Vec<Self> {
+        use sea_orm::Iterable;
+        let listed: Vec<&str> = text.split(',').map(str::trim).collect();
+        Self::iter().filter(|p| listed.contains(&p.to_value().as_str())).collect()
+    }
+
+    /// Products as a comma-separated list, sorted and without repeats: what
+    /// [`Product::parse_list`] reads.
+    pub fn list_text(products: &[Self]) -> String {
+        let mut names: Vec<String> = products.iter().map(|p| p.to_value()).collect();
+        names.sort();
+        names.dedup();
+        names.join(",")
+    }
+}

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveEnum, ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, Iterable, QueryFilter,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QuerySelect, Set,
 };
 use serde_json::json;
@@ -228,7 +228,7 @@ pub async fn offer(
             team_id: Set(w.team()),
             email: Set(email.clone()),
             portal_role: Set(terms.portal_role),
-            products: Set(products_text(&terms.products)),
+            products: Set(Product::list_text(&terms.products)),
             orchestrator_role: Set(terms.orchestrator_role),
             process_hub_role: Set(terms.process_hub_role),
             invited_by: Set(w.actor()),
@@ -249,7 +249,7 @@ pub async fn offer(
             security_groups: Vec::new(),
             details: json!({
                 "portalRole": terms.portal_role.to_value(),
-                "products": terms.products.iter().map(|p| p.to_value()).collect::<Vec<_>>(),
+                "products": names(&terms.products),
                 "orchestratorRole": terms.orchestrator_role.map(|r| r.to_value()),
                 "processHubRole": terms.process_hub_role.map(|r| r.to_value()),
                 "via": action,
@@ -348,18 +348,6 @@ fn product_roles_fit(
     Ok(())
 }
 
-fn products_text(products: &[Product]) -> String {
-    let mut names: Vec<String> = products.iter().map(|p| p.to_value()).collect();
-    names.sort();
-    names.dedup();
-    names.join(",")
-}
-
-fn parse_products(text: &str) -> Vec<Product> {
-    let listed: Vec<&str> = text.split(',').map(str::trim).collect();
-    Product::iter().filter(|p| listed.contains(&p.to_value().as_str())).collect()
-}
-
 /// Withdraws an open invitation.
 pub async fn revoke_invitation(w: &Write<'_>, id: i32) -> Result<invitation::Model, Error> {
     let invitation = w.visible::<invitation::Entity>(id).await?;
@@ -433,7 +421,7 @@ pub async fn accept_invitation(
     if already.is_some() {
         return Err(Error::Conflict(format!("you are already a member of {}", team.name)));
     }
-    let products = parse_products(&invitation.products);
+    let products = Product::parse_list(&invitation.products);
     let member = membership::ActiveModel {
         team_id: Set(team.id),
         user_id: Set(me.id),
