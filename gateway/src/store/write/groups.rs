@@ -208,18 +208,18 @@ pub async fn change_members(
     users.sort_unstable();
     users.dedup();
     // Every user must be a member of the team (and visible to the caller).
-    let mut members = Vec::with_capacity(users.len());
-    for user in &users {
-        let found = membership::Entity::find()
-            .filter(crate::store::read::visible::<membership::Entity>(w.guard()))
-            .filter(membership::Column::UserId.eq(*user))
-            .one(w.db())
-            .await?;
-        if found.is_none() {
-            return Err(Error::NotFound(format!("User:{user} is not a member of this team")));
-        }
-        members.push(*user);
+    let found: Vec<i32> = membership::Entity::find()
+        .select_only()
+        .column(membership::Column::UserId)
+        .filter(crate::store::read::visible::<membership::Entity>(w.guard()))
+        .filter(membership::Column::UserId.is_in(users.clone()))
+        .into_tuple()
+        .all(w.db())
+        .await?;
+    if let Some(user) = users.iter().find(|user| !found.contains(user)) {
+        return Err(Error::NotFound(format!("User:{user} is not a member of this team")));
     }
+    let members = users;
     let current: Vec<i32> = security_group_member::Entity::find()
         .select_only()
         .column(security_group_member::Column::UserId)
@@ -296,14 +296,9 @@ struct Loaded {
 }
 
 async fn load_object(w: &Write<'_>, object: GroupObject) -> Result<Loaded, Error> {
-    use crate::store::read::by_id;
-    let missing =
-        |type_name: &str, id: i32| Error::NotFound(format!("there is no {type_name}:{id}"));
     Ok(match object {
         GroupObject::Orchestrator(id) => {
-            let row = by_id::<orchestrator::Entity>(w.db(), w.guard(), id)
-                .await?
-                .ok_or_else(|| missing("Orchestrator", id))?;
+            let row = w.visible::<orchestrator::Entity>(id).await?;
             let groups: Vec<i32> = security_group::Entity::find()
                 .select_only()
                 .column(security_group::Column::Id)
@@ -314,16 +309,12 @@ async fn load_object(w: &Write<'_>, object: GroupObject) -> Result<Loaded, Error
             Loaded { object, name: row.name, resource: Resource::grouped("Orchestrator", groups) }
         }
         GroupObject::Workflow(id) => {
-            let row = by_id::<workflow::Entity>(w.db(), w.guard(), id)
-                .await?
-                .ok_or_else(|| missing("Workflow", id))?;
+            let row = w.visible::<workflow::Entity>(id).await?;
             let resource = Resource::grouped("Workflow", row.security_group_id);
             Loaded { object, name: row.name, resource }
         }
         GroupObject::BotRunner(id) => {
-            let row = by_id::<bot_runner::Entity>(w.db(), w.guard(), id)
-                .await?
-                .ok_or_else(|| missing("BotRunner", id))?;
+            let row = w.visible::<bot_runner::Entity>(id).await?;
             let groups: Vec<i32> = bot_runner_security_group::Entity::find()
                 .select_only()
                 .column(bot_runner_security_group::Column::SecurityGroupId)
@@ -338,9 +329,7 @@ async fn load_object(w: &Write<'_>, object: GroupObject) -> Result<Loaded, Error
             }
         }
         GroupObject::Process(id) => {
-            let row = by_id::<process::Entity>(w.db(), w.guard(), id)
-                .await?
-                .ok_or_else(|| missing("Process", id))?;
+            let row = w.visible::<process::Entity>(id).await?;
             let groups: Vec<i32> = process_security_group::Entity::find()
                 .select_only()
                 .column(process_security_group::Column::SecurityGroupId)
