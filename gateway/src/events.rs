@@ -63,14 +63,6 @@ pub struct TeamEvent {
     pub security_groups: Vec<i32>,
 }
 
-impl TeamEvent {
-    /// Whether the event ends `user`'s subscriptions to its team.
-    pub fn ends_access_of(&self, user: i32) -> bool {
-        matches!(self.kind, TeamEventKind::MemberRemoved | TeamEventKind::MemberSuspended)
-            && self.user_ids.contains(&user)
-    }
-}
-
 /// Where events are published, and subscribed to.
 #[derive(Clone)]
 pub struct EventBus {

@@ -67,17 +67,19 @@ impl Subscription {
     }
 }
 
-/// Whether `event` changes what `user` may see in its team, so that their subscription must end.
+/// Whether `event` removes `user` from its team or changes what they may see there, so that
+/// their subscription must end.
 fn ends_subscription(event: &TeamEvent, user: i32) -> bool {
-    event.ends_access_of(user)
-        || (matches!(
-            event.kind,
-            TeamEventKind::MemberRoleChanged
-                | TeamEventKind::MemberAccessChanged
-                | TeamEventKind::OwnershipTransferred
-                | TeamEventKind::SecurityGroupMembersAdded
-                | TeamEventKind::SecurityGroupMembersRemoved
-        ) && event.user_ids.contains(&user))
+    matches!(
+        event.kind,
+        TeamEventKind::MemberRemoved
+            | TeamEventKind::MemberSuspended
+            | TeamEventKind::MemberRoleChanged
+            | TeamEventKind::MemberAccessChanged
+            | TeamEventKind::OwnershipTransferred
+            | TeamEventKind::SecurityGroupMembersAdded
+            | TeamEventKind::SecurityGroupMembersRemoved
+    ) && event.user_ids.contains(&user)
 }
 
 /// One team event, as a subscriber sees it.
