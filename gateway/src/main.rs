@@ -64,10 +64,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "no JWT secret configured: generated one and stored it in the data directory"
         );
     }
-    let policy = match &args.policy {
-        Some(path) => LoadedPolicy::from_file(path)?,
-        None => LoadedPolicy::builtin()?,
-    };
+    let policy = load_policy(args.policy.as_deref())?;
     tracing::info!(name = %policy.info.name, hash = %policy.info.hash, source = %policy.info.source, "policy loaded");
     let db = store::open(&config.database_url).await?;
     if args.demo {
@@ -85,6 +82,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("serving on http://{}/graphql", listener.local_addr()?);
     fieldguard::serve(listener, state, shutdown_signal()).await?;
     Ok(())
+}
+
+/// The policy in `path`, or the built-in one.
+fn load_policy(path: Option<&std::path::Path>) -> anyhow::Result<LoadedPolicy> {
+    Ok(match path {
+        Some(path) => LoadedPolicy::from_file(path)?,
+        None => LoadedPolicy::builtin()?,
+    })
 }
 
 async fn shutdown_signal() {
@@ -187,10 +192,7 @@ async fn import_members(args: ImportArgs) -> anyhow::Result<()> {
                 .user_id
         }
     };
-    let policy = match &args.policy {
-        Some(path) => LoadedPolicy::from_file(path)?,
-        None => LoadedPolicy::builtin()?,
-    };
+    let policy = load_policy(args.policy.as_deref())?;
     let principal = store::read::principal(&db, actor, Some(team)).await?;
     let guard = Guard::new(principal, std::sync::Arc::new(policy));
     let mut write = Write::begin(&db, &WriteTurns::for_database(&db), &guard, None).await?;
