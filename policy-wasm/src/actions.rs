@@ -4,15 +4,17 @@
 //! [`crate::fields`]. An action no row names is denied, so a mutation added to the API stays
 //! closed until a rule opens it.
 //!
-//! These rules are the policy's half of domain §2 and §3. The other half, the invariants
+//! These rules are the policy's half of domain §2 to §5. The other half, the invariants
 //! (exactly one owner, nobody changes their own role, a workflow in at most one group, …), is
 //! held by the gateway and the database whatever policy is loaded; the rules below repeat the
 //! ones a policy author may want to tighten, never loosen.
 
 use crate::{
     Action, Decision, OrchestratorRole, PortalRole, ProcessHubRole, Relation, Resource,
-    access::Access, deny,
+    access::Access, deny, visibility,
 };
+use OrchestratorRole::{Admin, Developer, Operator};
+use ProcessHubRole::{Administrator, ProcessManager};
 
 /// Who may perform an action.
 enum Rule {
@@ -33,7 +35,27 @@ enum Rule {
     Invitee,
     /// A team manager, or the administrator of the product the object belongs to.
     GroupObjects,
+    /// A holder of one of these Orchestrator roles, on an object they can see (domain §4).
+    Orchestrator(&'static [OrchestratorRole]),
+    /// A holder of one of these Process Hub roles (domain §5).
+    ProcessHub(&'static [ProcessHubRole]),
+    /// A Process Hub ADMINISTRATOR on any object they can see; anyone else with a Process Hub
+    /// role only on an object they can see and have this relation to (domain §5).
+    AdministratorOr(Relation, &'static [ProcessHubRole]),
 }
+
+/// Orchestrator ADMIN only: settings, multitenancy, integrations, approving runners, tokens.
+const ORCHESTRATOR_ADMINS: &[OrchestratorRole] = &[Admin];
+/// Who builds workflows: publish, configure, versions, runner assignment, RDP credentials.
+const BUILDERS: &[OrchestratorRole] = &[Admin, Developer];
+/// Who schedules workflows.
+const SCHEDULERS: &[OrchestratorRole] = &[Admin, Developer, Operator];
+/// Who runs workflows by hand and manages their queues.
+const RUNNERS: &[OrchestratorRole] = &[Admin, Operator];
+/// Who creates processes and forms.
+const PROCESS_AUTHORS: &[ProcessHubRole] = &[Administrator, ProcessManager];
+/// Who may be a process's launcher or a task's assignee and act on that.
+const HUB_MEMBERS: &[ProcessHubRole] = &[Administrator, ProcessManager, ProcessHubRole::User];
 
 /// The table: who may perform `action`. `None` means no rule, which denies.
 fn rule(action: &str) -> Option<Rule> {
@@ -61,9 +83,42 @@ fn rule(action: &str) -> Option<Rule> {
         // The object attached or detached is the resource: its product decides who else may.
         "attach-to-security-group" | "detach-from-security-group" => GroupObjects,
 
+        // Orchestrators (domain §4): each setting is its own action. An ANALYST only views,
+        // so no row names them.
+        "rename-orchestrator"
+        | "set-orchestrator-multitenancy"
+        | "configure-orchestrator-api-integration"
+        | "configure-orchestrator-zapier" => Orchestrator(ORCHESTRATOR_ADMINS),
+
+        // Workflows (domain §4).
+        "publish-workflow-version" | "switch-workflow-version" => Orchestrator(BUILDERS),
+        "set-workflow-webhook" | "set-workflow-logging" => Orchestrator(BUILDERS),
+        "set-workflow-schedule" => Orchestrator(SCHEDULERS),
+        "run-workflow" | "enqueue-work-item" | "remove-work-item" => Orchestrator(RUNNERS),
+        "assign-bot-runners" => Orchestrator(BUILDERS),
+
+        // Bot runners (domain §4).
+        "set-rdp-credentials" => Orchestrator(BUILDERS),
+        "approve-bot-runner" | "create-registration-token" => Orchestrator(ORCHESTRATOR_ADMINS),
+
+        // Process Hub (domain §5).
+        "create-process" | "create-form" | "update-form" => ProcessHub(PROCESS_AUTHORS),
+        "update-process" | "set-launch-permissions" => {
+            AdministratorOr(Relation::CREATOR, &[ProcessManager])
+        }
+        "launch-process" => AdministratorOr(Relation::LAUNCHER, HUB_MEMBERS),
+        "cancel-job" | "retry-job" => ProcessHub(&[Administrator]),
+        "complete-task" => AdministratorOr(Relation::ASSIGNEE, HUB_MEMBERS),
+
         _ => return None,
     };
     Some(rule)
+}
+
+/// Whether the principal can see the object acted on: an action never reaches further than
+/// reading does.
+fn sees(access: &Access<'_>, resource: &Resource) -> bool {
+    visibility::admits(&visibility::of(access, &resource.type_name), resource)
 }
 
 /// How broad a portal role is: a larger number is broader (domain §2).
@@ -147,6 +202,27 @@ pub fn perform(access: &Access<'_>, resource: &Resource, action: &Action) -> Dec
                 .then_some(())
                 .ok_or("only team managers and the product's administrators may")
         }
+        Rule::Orchestrator(roles) => {
+            if !access.orchestrator_is(roles) {
+                Err("the principal's Orchestrator role does not allow it")
+            } else if !sees(access, resource) {
+                Err("the object is outside the principal's security groups")
+            } else {
+                Ok(())
+            }
+        }
+        Rule::ProcessHub(roles) => access
+            .process_hub()
+            .is_some_and(|role| roles.contains(&role))
+            .then_some(())
+            .ok_or("the principal's Process Hub role does not allow it"),
+        Rule::AdministratorOr(relation, roles) => match access.process_hub() {
+            None => Err("Process Hub is not enabled for the principal"),
+            Some(_) if !sees(access, resource) => Err("the object is not visible to the principal"),
+            Some(Administrator) => Ok(()),
+            Some(role) if roles.contains(&role) && resource.relations.contains(relation) => Ok(()),
+            Some(_) => Err("the principal's Process Hub role and relation do not allow it"),
+        },
     };
     match verdict {
         Ok(()) => Decision::Allow,

@@ -64,6 +64,31 @@ fn rule(type_name: &str, field: &str) -> Option<Rule> {
             | "attachToSecurityGroup"
             | "detachFromSecurityGroup",
         ) => Seen,
+        (
+            "Mutation",
+            "updateOrchestrator"
+            | "publishWorkflowVersion"
+            | "switchWorkflowVersion"
+            | "configureWorkflow"
+            | "runWorkflow"
+            | "enqueueWorkItem"
+            | "removeWorkItem"
+            | "assignBotRunners"
+            | "approveBotRunner"
+            | "createRegistrationToken"
+            | "setRdpCredentials"
+            | "createProcess"
+            | "updateProcess"
+            | "setLaunchPermissions"
+            | "launchProcess"
+            | "cancelJob"
+            | "retryJob"
+            | "completeTask"
+            | "createForm"
+            | "updateForm",
+        ) => Seen,
+        // The token is shown once, to whoever created it.
+        ("NewRegistrationToken", "token" | "registrationToken") => Seen,
         ("InviteMembersPayload", "results") | ("ImportMembersPayload", "rows") => Seen,
         ("InviteResult", "email" | "invitation" | "error") => Seen,
         ("ImportRow", "line" | "email" | "invitation" | "error") => Seen,
@@ -114,7 +139,8 @@ fn rule(type_name: &str, field: &str) -> Option<Rule> {
         (
             "Workflow",
             "id" | "name" | "orchestrator" | "currentVersion" | "schedule" | "webhookEnabled"
-            | "loggingEnabled" | "executionLogs" | "queue" | "assignedBotRunners" | "securityGroup",
+            | "loggingEnabled" | "executionLogs" | "queue" | "assignedBotRunners" | "securityGroup"
+            | "runs",
         ) => Seen,
         // Output variables and version history: Orchestrator ADMIN and DEVELOPER (domain §4).
         ("Workflow", "outputVariables" | "versions") => OrchestratorBuilders,
@@ -123,25 +149,38 @@ fn rule(type_name: &str, field: &str) -> Option<Rule> {
             OrchestratorBuilders
         }
         ("LogEntry", "at" | "level" | "message") => Seen,
-        ("QueueItem", "id" | "enqueuedAt" | "status") => Seen,
+        ("QueueItem", "id" | "enqueuedAt" | "status" | "payload") => Seen,
+        // A run and its logs: every Orchestrator role views logs (domain §4).
+        (
+            "WorkflowRun",
+            "id" | "workflow" | "version" | "state" | "botRunner" | "startedBy" | "startedAt"
+            | "finishedAt" | "executionLogs" | "consoleLogs",
+        ) => Seen,
 
         ("BotRunner", "id" | "machineName" | "approvalState" | "lastSeenAt" | "securityGroups") => {
             Seen
         }
         // Whether RDP credentials are set; the credentials themselves are never readable.
-        ("BotRunner", "rdpCredentialsSet") => OrchestratorBuilders,
+        ("BotRunner", "rdpCredentialsSet" | "rdpUsername") => OrchestratorBuilders,
         ("BotRunner", "registrationTokens") => OrchestratorAdmins,
         ("RegistrationToken", "id" | "createdAt" | "expiresAt" | "used") => OrchestratorAdmins,
 
-        ("Process", "id" | "name" | "description" | "createdBy" | "securityGroups" | "jobs") => {
-            Seen
-        }
+        (
+            "Process",
+            "id" | "name" | "description" | "createdBy" | "securityGroups" | "jobs" | "form",
+        ) => Seen,
         ("Process", "launchPermissions") => ProcessOwners,
         (
             "Job",
-            "id" | "process" | "launchedBy" | "state" | "startedAt" | "finishedAt" | "tasks",
+            "id" | "process" | "launchedBy" | "state" | "startedAt" | "finishedAt" | "tasks"
+            | "retryOf",
         ) => Seen,
-        ("Task", "id" | "title" | "assignee" | "state" | "job" | "form") => Seen,
+        (
+            "Task",
+            "id" | "title" | "assignee" | "state" | "job" | "form" | "values" | "completedAt"
+            | "completedBy",
+        ) => Seen,
+        ("FieldValue", "name" | "value") => Seen,
         ("Form", "id" | "name" | "fieldNames") => Seen,
 
         (

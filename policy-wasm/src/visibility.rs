@@ -20,7 +20,8 @@ pub fn of(access: &Access<'_>, type_name: &str) -> Visibility {
         | "InviteMembersPayload"
         | "InviteResult"
         | "ImportMembersPayload"
-        | "ImportRow" => Visibility::All,
+        | "ImportRow"
+        | "NewRegistrationToken" => Visibility::All,
         // Team members see each other; a billing contact sees only the billing page and themself.
         "Membership" | "User" => {
             if access.principal().portal_role == crate::PortalRole::BillingContact {
@@ -38,14 +39,17 @@ pub fn of(access: &Access<'_>, type_name: &str) -> Visibility {
             }
         }
         "Orchestrator" | "Workflow" | "WorkflowVersion" | "OutputVariable" | "LogEntry"
-        | "QueueItem" | "BotRunner" | "RegistrationToken" => orchestrator_objects(access),
+        | "QueueItem" | "BotRunner" | "RegistrationToken" | "WorkflowRun" => {
+            orchestrator_objects(access)
+        }
         "Process" => processes(access),
         "Job" => match access.process_hub() {
             Some(ProcessHubRole::Administrator) => Visibility::All,
             Some(_) => related(Relation::LAUNCHER),
             None => Visibility::None,
         },
-        "Task" => match access.process_hub() {
+        // A task's filled-in values go with the task.
+        "Task" | "FieldValue" => match access.process_hub() {
             Some(ProcessHubRole::Administrator) => Visibility::All,
             Some(_) => related(Relation::ASSIGNEE),
             None => Visibility::None,
