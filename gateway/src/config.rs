@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::error::Error;
 use crate::http::auth::{self, Authenticator};
+use crate::store::secrets::Sealer;
 
 /// The Fieldguard gateway.
 #[derive(Debug, Parser)]
@@ -77,6 +78,10 @@ pub struct StoreArgs {
     /// PEM file of an RSA public key: verify RS256 tokens with it instead of a shared secret.
     #[arg(long, env = "FIELDGUARD_JWT_PUBLIC_KEY", conflicts_with = "jwt_secret")]
     pub jwt_public_key: Option<PathBuf>,
+    /// Key that seals secrets at rest (RDP passwords), as 64 hexadecimal digits. Without it one
+    /// is generated and kept in the data directory (`sealing-key`).
+    #[arg(long, env = "FIELDGUARD_SEALING_KEY", hide_env_values = true)]
+    pub sealing_key: Option<String>,
 }
 
 /// `fieldguard serve`.
@@ -134,6 +139,14 @@ impl StoreArgs {
             None => format!("sqlite://{}?mode=rwc", self.data_dir.join("fieldguard.db").display()),
         };
         Ok(StoreConfig { data_dir: self.data_dir.clone(), database_url })
+    }
+
+    /// What seals secrets at rest: the configured key, or the one kept in the data directory.
+    pub fn sealer(&self) -> Result<Sealer, Error> {
+        match &self.sealing_key {
+            Some(key) => Sealer::from_hex(key),
+            None => Sealer::stored(&self.data_dir),
+        }
     }
 
     /// The token verifier, and whether a secret was generated just now.

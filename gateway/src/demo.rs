@@ -7,12 +7,13 @@
 
 use chrono::{Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, Set, TransactionTrait,
 };
 
 use crate::error::Error;
 use crate::store::entity::*;
+use crate::store::secrets::Sealer;
 
 /// A demo user and what to tell a newcomer about them.
 #[derive(Clone, Debug)]
@@ -34,12 +35,12 @@ pub async fn is_empty(db: &DatabaseConnection) -> Result<bool, Error> {
 
 /// Loads the demo data into an empty database and returns its users. Does nothing (and
 /// returns the users already there) if a team exists.
-pub async fn seed(db: &DatabaseConnection) -> Result<Vec<DemoUser>, Error> {
+pub async fn seed(db: &DatabaseConnection, sealer: &Sealer) -> Result<Vec<DemoUser>, Error> {
     if !is_empty(db).await? {
         return existing_users(db).await;
     }
     let tx = db.begin().await?;
-    let users = Seeder { db: &tx }.world().await?;
+    let users = Seeder { db: &tx, sealer }.world().await?;
     tx.commit().await?;
     Ok(users)
 }
@@ -78,6 +79,8 @@ fn describe_roles(
 pub struct Seeder<'c, C: ConnectionTrait> {
     /// Where to insert.
     pub db: &'c C,
+    /// What seals the demo's secrets.
+    pub sealer: &'c Sealer,
 }
 
 /// A member to add: portal role, products, product roles, security groups.
@@ -254,6 +257,7 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
             workflow_id: Set(id),
             enqueued_at: Set(now),
             status: Set(RunState::Queued),
+            payload: Set(format!(r#"{{"reference": "{}-0001"}}"#, id * 100)),
             ..Default::default()
         }
         .insert(self.db)
@@ -261,13 +265,14 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
         Ok(id)
     }
 
-    /// A bot runner in these security groups.
+    /// An approved bot runner in these security groups, with RDP credentials (sealed).
     pub async fn bot_runner(&self, team: i32, machine: &str, groups: &[i32]) -> Result<i32, Error> {
         let row = bot_runner::ActiveModel {
             team_id: Set(team),
             machine_name: Set(machine.into()),
             approval_state: Set(ApprovalState::Approved),
-            rdp_secret: Set(Some("demo-secret-never-readable".into())),
+            rdp_secret: Set(Some(self.sealer.seal(&format!("demo-rdp-{machine}"))?)),
+            rdp_username: Set(Some(format!("svc-{machine}"))),
             last_seen_at: Set(Some(Utc::now() - Duration::minutes(3))),
             ..Default::default()
         };
@@ -293,7 +298,8 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
         Ok(id)
     }
 
-    /// Assigns a runner to a workflow under the workflow's security group.
+    /// Assigns a runner to a workflow under the workflow's security group, and records a run
+    /// of the workflow on it that finished an hour ago, with its execution and console logs.
     pub async fn assign(
         &self,
         workflow: i32,
@@ -307,6 +313,49 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
         }
         .insert(self.db)
         .await?;
+        let Some(row) = workflow::Entity::find_by_id(workflow).one(self.db).await? else {
+            return Ok(());
+        };
+        let started = Utc::now() - Duration::minutes(70);
+        let run = workflow_run::ActiveModel {
+            team_id: Set(row.team_id),
+            workflow_id: Set(workflow),
+            version: Set(row.current_version),
+            bot_runner_id: Set(Some(runner)),
+            started_by: Set(None),
+            state: Set(RunState::Succeeded),
+            started_at: Set(started),
+            finished_at: Set(Some(started + Duration::minutes(10))),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?;
+        let version = row.current_version;
+        let lines = [
+            (
+                LogStream::Execution,
+                format!("run {} started by its schedule with version {version}", run.id),
+            ),
+            (
+                LogStream::Console,
+                format!("[runner {runner}] starting {} version {version}", row.name),
+            ),
+            (LogStream::Console, format!("[runner {runner}] 128 items processed")),
+            (LogStream::Execution, format!("run {} succeeded after 10 minutes", run.id)),
+        ];
+        for (minute, (stream, message)) in (0i64..).zip(lines) {
+            execution_log::ActiveModel {
+                workflow_id: Set(workflow),
+                at: Set(started + Duration::minutes(minute * 3)),
+                level: Set(LogLevel::Info),
+                message: Set(message),
+                run_id: Set(Some(run.id)),
+                stream: Set(stream),
+                ..Default::default()
+            }
+            .insert(self.db)
+            .await?;
+        }
         Ok(())
     }
 
@@ -589,7 +638,15 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
         let test_runner = self.bot_runner(acme, "test-runner-01", &[testing]).await?;
         let shared_runner =
             self.bot_runner(acme, "shared-runner-01", &[testing, development]).await?;
-        self.bot_runner(acme, "dev-laptop-dana", &[development]).await?;
+        let laptop = self.bot_runner(acme, "dev-laptop-dana", &[development]).await?;
+        // Registered a moment ago: waiting for an Orchestrator admin, no credentials yet.
+        bot_runner::Entity::update_many()
+            .col_expr(bot_runner::Column::ApprovalState, ApprovalState::Pending.into())
+            .col_expr(bot_runner::Column::RdpSecret, Option::<String>::None.into())
+            .col_expr(bot_runner::Column::RdpUsername, Option::<String>::None.into())
+            .filter(bot_runner::Column::Id.eq(laptop))
+            .exec(self.db)
+            .await?;
         let acme_workflows = [
             (prod_orch, "Invoice intake", Some(production), Some("0 6 * * 1-5"), 3, prod_runner),
             (prod_orch, "Payroll export", Some(production), Some("0 2 1 * *"), 2, prod_runner),
@@ -623,8 +680,22 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
             self.process(acme, "Employee onboarding", hank, &[uma], &[testing]).await?;
         self.process(acme, "Quarterly payroll audit", hank, &[], &[production]).await?;
         self.process(acme, "Supplier scoring (draft)", pia, &[], &[testing]).await?;
+        process::Entity::update_many()
+            .col_expr(process::Column::FormId, Some(approval_form).into())
+            .filter(process::Column::Id.eq(invoices))
+            .exec(self.db)
+            .await?;
         self.job(acme, invoices, uma, uma, Some(approval_form), RunState::Running).await?;
-        self.job(acme, invoices, pia, pia, Some(approval_form), RunState::Succeeded).await?;
+        let approved =
+            self.job(acme, invoices, pia, pia, Some(approval_form), RunState::Succeeded).await?;
+        let values = r#"[{"name":"amount","value":"1200.00"},{"name":"supplier","value":"Initech"},{"name":"approved","value":"yes"}]"#;
+        task::Entity::update_many()
+            .col_expr(task::Column::FieldValues, Some(values.to_owned()).into())
+            .col_expr(task::Column::CompletedAt, Some(Utc::now() - Duration::hours(4)).into())
+            .col_expr(task::Column::CompletedBy, Some(pia).into())
+            .filter(task::Column::JobId.eq(approved))
+            .exec(self.db)
+            .await?;
         self.job(acme, onboarding, uma, uma, None, RunState::Queued).await?;
 
         // The audit log, and invitations.

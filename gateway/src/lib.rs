@@ -37,10 +37,17 @@ pub use http::{AppState, app};
 
 use authz::{ActivePolicy, LoadedPolicy};
 use http::auth::Authenticator;
+use store::secrets::Sealer;
 
 impl AppState {
-    /// The state of a gateway over `db`, enforcing `policy`, verifying tokens with `auth`.
-    pub fn new(db: DatabaseConnection, policy: LoadedPolicy, auth: Authenticator) -> Self {
+    /// The state of a gateway over `db`, enforcing `policy`, verifying tokens with `auth`,
+    /// sealing secrets with `sealer`.
+    pub fn new(
+        db: DatabaseConnection,
+        policy: LoadedPolicy,
+        auth: Authenticator,
+        sealer: Sealer,
+    ) -> Self {
         Self {
             turns: store::write::WriteTurns::for_database(&db),
             db,
@@ -48,6 +55,7 @@ impl AppState {
             schema: graphql::schema(),
             auth: Arc::new(auth),
             bus: events::EventBus::default(),
+            sealer: Arc::new(sealer),
         }
     }
 }

@@ -66,12 +66,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let policy = load_policy(args.policy.as_deref())?;
     tracing::info!(name = %policy.info.name, hash = %policy.info.hash, source = %policy.info.source, "policy loaded");
+    let sealer = args.store.sealer()?;
     let db = store::open(&config.database_url).await?;
     if args.demo {
-        let users = demo::seed(&db).await?;
+        let users = demo::seed(&db, &sealer).await?;
         print_tokens(&auth, &users, args.listen)?;
     }
-    let state = AppState::new(db, policy, auth);
+    let state = AppState::new(db, policy, auth, sealer);
     let _watcher = match &args.policy {
         Some(path) => Some(PolicyWatcher::start(path, state.policy.clone())?),
         None => None,
@@ -100,8 +101,9 @@ async fn shutdown_signal() {
 async fn seed(args: StoreArgs) -> anyhow::Result<()> {
     let config = args.resolve()?;
     let (auth, _) = args.authenticator()?;
+    let sealer = args.sealer()?;
     let db = store::open(&config.database_url).await?;
-    let users = demo::seed(&db).await?;
+    let users = demo::seed(&db, &sealer).await?;
     print_tokens(&auth, &users, "127.0.0.1:8080".parse()?)
 }
 

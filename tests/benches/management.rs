@@ -1,6 +1,7 @@
-//! What the write side costs: mutations per second at 16 concurrent clients on SQLite, and
-//! the time to import 10,000 CSV rows, through the full stack (HTTP, GraphQL, the Wasm policy,
-//! the transaction with its audit entry).
+//! What the write side costs: mutations per second at 16 concurrent clients on SQLite (team
+//! management, and the daily work of running workflows and launching processes), and the time
+//! to import 10,000 CSV rows, through the full stack (HTTP, GraphQL, the Wasm policy, the
+//! transaction with its audit entry).
 //!
 //! Run: `cargo bench -p fieldguard-e2e --bench management` (`SECONDS=n` per measurement,
 //! 5 by default).
@@ -62,6 +63,19 @@ fn attach(client: usize, n: usize) -> String {
     )
 }
 
+/// Runs the Acme workflows that have an approved runner (1–7), round robin: a run with its
+/// log lines and audit entry each time.
+fn run_workflow(client: usize, n: usize) -> String {
+    let workflow = 1 + (client + n) % 7;
+    format!(r#"mutation {{ runWorkflow(id: "Workflow:{workflow}") {{ id state }} }}"#)
+}
+
+/// Launches the Acme processes (1–4), round robin: a job and its first task each time.
+fn launch_process(client: usize, n: usize) -> String {
+    let process = 1 + (client + n) % 4;
+    format!(r#"mutation {{ launchProcess(id: "Process:{process}") {{ id state }} }}"#)
+}
+
 /// The id of the first group the benchmark creates (the demo has three).
 const FIRST_BENCH_GROUP: usize = 4;
 
@@ -90,6 +104,12 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "attachToSecurityGroup/detachFromSecurityGroup, {CLIENTS} clients: {groups:.0} mutations/s"
     );
+
+    let server = Arc::new(TestServer::start().await?);
+    let runs = throughput(&server, span, run_workflow).await?;
+    println!("runWorkflow, {CLIENTS} clients: {runs:.0} mutations/s");
+    let launches = throughput(&server, span, launch_process).await?;
+    println!("launchProcess, {CLIENTS} clients: {launches:.0} mutations/s");
 
     let server = TestServer::start().await?;
     let mut csv = String::from("email,portalRole,products,orchestratorRole,processHubRole\\n");

@@ -39,7 +39,7 @@ async fn main() -> anyhow::Result<()> {
 
     // The demo has 7 workflows in Acme; add enough for 1,000, spread over its groups.
     let tx = wasm.state.db.begin().await?;
-    let seeder = Seeder { db: &tx };
+    let seeder = Seeder { db: &tx, sealer: &wasm.state.sealer };
     for n in 0..WORKFLOWS - 7 {
         let (orchestrator, group) = match n % 3 {
             0 => (1, Some(1)),

@@ -6,12 +6,15 @@
 mod accounts;
 mod browser;
 mod concurrency;
+mod daily_work;
 mod events;
 mod every_field;
+mod getting_started;
 mod hostile;
 mod http;
 mod management;
 mod roles;
 mod schema;
+mod secrets;
 mod statements;
 mod swap;

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use fieldguard_e2e::{OWNER, Reply, TestServer, ensure, with_fixture};
 use serde_json::Value;
 
-const ACME: [&str; 13] = [
+pub(crate) const ACME: [&str; 13] = [
     "olivia.owner@acme.test",
     "adam.admin@acme.test",
     "sam.security@acme.test",
@@ -32,12 +32,12 @@ const MANAGERS: &[&str] = &["olivia.owner", "adam.admin", "sam.security"];
 const ADMINS: &[&str] = &["olivia.owner", "adam.admin"];
 
 /// One row: a mutation and who may perform it (by the local part of their email).
-struct Row {
-    name: &'static str,
-    document: &'static str,
-    allowed: &'static [&'static str],
+pub(crate) struct Row {
+    pub name: &'static str,
+    pub document: &'static str,
+    pub allowed: &'static [&'static str],
     /// What the owner does first, on every server the row runs on.
-    setup: Option<&'static str>,
+    pub setup: Option<&'static str>,
 }
 
 /// Every mutation of the team area, with what domain §2 and §3 say about who may.
@@ -193,14 +193,14 @@ fn local(email: &str) -> &str {
 }
 
 /// Whether a mutation's reply is a success: data at its field and no error.
-fn succeeded(reply: &Reply, name: &str) -> bool {
+pub(crate) fn succeeded(reply: &Reply, name: &str) -> bool {
     reply.errors().is_empty() && !reply.body["data"][name].is_null()
 }
 
-/// A fresh server, after the row's setup.
-async fn prepared(row: &Row) -> anyhow::Result<TestServer> {
+/// A fresh server, after the prelude and the row's setup.
+async fn prepared(row: &Row, prelude: Option<&str>) -> anyhow::Result<TestServer> {
     let server = TestServer::start().await?;
-    if let Some(setup) = row.setup {
+    for setup in prelude.into_iter().chain(row.setup) {
         let reply = server.query(OWNER, setup).await?;
         ensure(reply.errors().is_empty(), "the row's setup", &reply)?;
     }
@@ -209,15 +209,30 @@ async fn prepared(row: &Row) -> anyhow::Result<TestServer> {
 
 #[tokio::test]
 async fn every_principal_against_every_mutation() -> anyhow::Result<()> {
+    let failures = run_matrix(&matrix(), None).await?;
+    anyhow::ensure!(
+        failures.is_empty(),
+        "{} rows failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    Ok(())
+}
+
+/// Runs every row as every Acme member, each on a server where `prelude` (then the row's
+/// setup) ran first: an allowed member succeeds with exactly one audit entry on a fresh server;
+/// the others are refused (`FORBIDDEN`, `NOT_FOUND`) on one shared server that stays unchanged.
+/// Answers the failures.
+pub(crate) async fn run_matrix(rows: &[Row], prelude: Option<&str>) -> anyhow::Result<Vec<String>> {
     let mut failures = Vec::new();
-    for row in matrix() {
+    for row in rows {
         // Refusals share one server and must leave it unchanged.
-        let shared = prepared(&row).await?;
+        let shared = prepared(row, prelude).await?;
         let before = shared.snapshot().await?;
         for who in ACME {
             let allowed = row.allowed.contains(&local(who));
             if allowed {
-                let server = prepared(&row).await?;
+                let server = prepared(row, prelude).await?;
                 let audit = server.audit_count().await?;
                 let reply = server.query(who, row.document).await?;
                 if !succeeded(&reply, row.name) {
@@ -247,13 +262,7 @@ async fn every_principal_against_every_mutation() -> anyhow::Result<()> {
             failures.push(format!("refusals of {} changed the data", row.document));
         }
     }
-    anyhow::ensure!(
-        failures.is_empty(),
-        "{} rows failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    Ok(())
+    Ok(failures)
 }
 
 /// The names of the fields of the `Mutation` type in `schema.graphql`.
@@ -286,7 +295,8 @@ fn schema_mutations() -> anyhow::Result<BTreeSet<String>> {
 
 #[tokio::test]
 async fn the_matrix_covers_every_mutation_and_deny_all_refuses_each() -> anyhow::Result<()> {
-    let rows = matrix();
+    let mut rows = matrix();
+    rows.extend(super::daily_work::matrix(true));
     let covered: BTreeSet<String> = rows.iter().map(|row| row.name.to_owned()).collect();
     let declared = schema_mutations()?;
     anyhow::ensure!(
@@ -311,7 +321,7 @@ async fn the_matrix_covers_every_mutation_and_deny_all_refuses_each() -> anyhow:
 }
 
 /// Runs `document` as `who` and expects it refused with `code` and a message containing `says`.
-async fn refused(
+pub(crate) async fn refused(
     server: &TestServer,
     who: &str,
     document: &str,
@@ -327,7 +337,7 @@ async fn refused(
 }
 
 /// Whether the first error of `reply` has `code` and a message containing `says`.
-fn says_so(reply: &Reply, code: &str, says: &str) -> bool {
+pub(crate) fn says_so(reply: &Reply, code: &str, says: &str) -> bool {
     let message = reply.errors().first().and_then(|e| e["message"].as_str().map(str::to_owned));
     reply.first_code().as_deref() == Some(code) && message.is_some_and(|m| m.contains(says))
 }

@@ -46,7 +46,7 @@ async fn a_query_nested_four_levels_costs_a_bounded_number_of_statements_for_7_o
     let (small, seen_small) = measure(&server).await?;
 
     let tx = server.state.db.begin().await?;
-    let seeder = Seeder { db: &tx };
+    let seeder = Seeder { db: &tx, sealer: &server.state.sealer };
     for n in 0..300 {
         let (orchestrator, group) = if n % 2 == 0 { (1, Some(1)) } else { (2, Some(2)) };
         let workflow =

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context as _, bail};
 use fieldguard::authz::LoadedPolicy;
 use fieldguard::http::auth::Authenticator;
+use fieldguard::store::secrets::Sealer;
 use fieldguard::{AppState, demo, store};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -137,7 +138,8 @@ impl TestServer {
     ) -> anyhow::Result<Self> {
         let url = format!("sqlite://{}?mode=rwc", dir.join("test.db").display());
         let mut db = store::open(&url).await?;
-        let users = demo::seed(&db).await?;
+        let sealer = Sealer::stored(&dir)?;
+        let users = demo::seed(&db, &sealer).await?;
         let statements = Arc::new(AtomicUsize::new(0));
         let counter = statements.clone();
         let log_sql = std::env::var_os("FIELDGUARD_TEST_LOG_SQL").is_some();
@@ -152,7 +154,7 @@ impl TestServer {
         for user in &users {
             tokens.insert(user.email.clone(), minter.mint(user.id, Some(user.team), 3600)?);
         }
-        let state = AppState::new(db, policy, auth);
+        let state = AppState::new(db, policy, auth, sealer);
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
@@ -253,12 +255,29 @@ impl TestServer {
                     securityGroups { nodes { name description enabled members { email }
                       orchestrator { name } workflows { nodes { name } }
                       botRunners { nodes { machineName } } processes { nodes { name } } } }
-                    workflows { nodes { name securityGroup { name } } }
+                    workflows { nodes { name securityGroup { name } currentVersion schedule
+                      webhookEnabled loggingEnabled versions { number }
+                      queue { id status payload } assignedBotRunners { machineName }
+                      runs { totalCount } executionLogs { message } } }
+                    orchestrators { nodes { name apiIntegrationEnabled zapierEnabled
+                      multitenancyEnabled } }
+                    botRunners { nodes { machineName approvalState rdpCredentialsSet rdpUsername
+                      registrationTokens { id } } }
+                    processes { nodes { name description launchPermissions { email }
+                      form { name } securityGroups { name } } }
+                    jobs { nodes { state retryOf { id } } }
+                    tasks { nodes { state values { name value } } }
+                    forms { nodes { name fieldNames } }
                     auditLog { totalCount } } }",
             )
             .await?;
         anyhow::ensure!(reply.errors().is_empty(), "snapshot failed: {}", reply.body);
         Ok(reply.body["data"].clone())
+    }
+
+    /// The server's data directory (its SQLite database and kept secrets).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     /// How many statements the server has run so far.

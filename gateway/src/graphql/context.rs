@@ -12,6 +12,7 @@ use crate::authz::{ClassId, Guard, Resource};
 use crate::error::{Error, ResultExt};
 use crate::events::EventBus;
 use crate::store::loaders::Batcher;
+use crate::store::secrets::Sealer;
 use crate::store::write::WriteTurns;
 
 /// The per-request data attached by the HTTP layer.
@@ -26,6 +27,8 @@ pub struct RequestData {
     pub turns: WriteTurns,
     /// Where committed changes are published.
     pub bus: EventBus,
+    /// What seals secrets before they are stored.
+    pub sealer: Arc<Sealer>,
 }
 
 impl RequestData {
@@ -35,9 +38,10 @@ impl RequestData {
         guard: Arc<Guard>,
         turns: WriteTurns,
         bus: EventBus,
+        sealer: Arc<Sealer>,
     ) -> Self {
         let loader = DataLoader::new(Batcher::new(db.clone(), guard.clone()), tokio::spawn);
-        Self { guard, loader, db, turns, bus }
+        Self { guard, loader, db, turns, bus, sealer }
     }
 }
 

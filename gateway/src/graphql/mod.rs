@@ -29,7 +29,7 @@ pub use subscription::Subscription;
 
 /// The mutation root: the mutations of every area, merged.
 #[derive(MergedObject, Default)]
-pub struct Mutation(types::TeamMutations);
+pub struct Mutation(types::TeamMutations, types::OrchestratorMutations, types::ProcessHubMutations);
 
 /// The schema type.
 pub type ApiSchema = Schema<Query, Mutation, Subscription>;

@@ -31,6 +31,8 @@ pub enum Node {
     Orchestrator(Orchestrator),
     /// A workflow.
     Workflow(Workflow),
+    /// A run of a workflow.
+    WorkflowRun(WorkflowRun),
     /// A bot runner.
     BotRunner(BotRunner),
     /// A process.
@@ -95,6 +97,9 @@ pub async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
             find::<orchestrator::Entity, Orchestrator>(ctx, id).await?.map(Node::Orchestrator)
         }
         "Workflow" => find::<workflow::Entity, Workflow>(ctx, id).await?.map(Node::Workflow),
+        "WorkflowRun" => {
+            find::<workflow_run::Entity, WorkflowRun>(ctx, id).await?.map(Node::WorkflowRun)
+        }
         "BotRunner" => find::<bot_runner::Entity, BotRunner>(ctx, id).await?.map(Node::BotRunner),
         "Process" => find::<process::Entity, Process>(ctx, id).await?.map(Node::Process),
         "Job" => find::<job::Entity, Job>(ctx, id).await?.map(Node::Job),

@@ -102,28 +102,6 @@ impl Authenticator {
 
 /// The signing secret kept in the data directory, created on first use.
 pub fn stored_secret(data_dir: &Path) -> Result<(Vec<u8>, bool), Error> {
-    let path = data_dir.join("jwt-secret");
-    let io = |what: &str| {
-        let what = format!("{what} {}", path.display());
-        move |source| Error::Io { what, source }
-    };
-    match std::fs::read_to_string(&path) {
-        Ok(secret) if !secret.trim().is_empty() => {
-            return Ok((secret.trim().as_bytes().to_vec(), false));
-        }
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io("reading")(e)),
-    }
-    let bytes: [u8; 32] = rand::random();
-    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::create_dir_all(data_dir).map_err(io("creating the directory of"))?;
-    std::fs::write(&path, &secret).map_err(io("writing"))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-            .map_err(io("protecting"))?;
-    }
-    Ok((secret.into_bytes(), true))
+    let (secret, generated) = crate::store::secrets::kept_secret(data_dir, "jwt-secret")?;
+    Ok((secret.into_bytes(), generated))
 }

@@ -28,6 +28,7 @@ use crate::authz::{ActivePolicy, Guard};
 use crate::error::Error;
 use crate::events::EventBus;
 use crate::graphql::{ApiSchema, FieldErrors, RequestData};
+use crate::store::secrets::Sealer;
 use crate::store::write::WriteTurns;
 use auth::{Authenticator, TEAM_HEADER};
 
@@ -46,6 +47,8 @@ pub struct AppState {
     pub turns: WriteTurns,
     /// Where committed changes are published for subscribers.
     pub bus: EventBus,
+    /// What seals secrets before they are stored.
+    pub sealer: Arc<Sealer>,
 }
 
 /// The routes of the gateway.
@@ -190,7 +193,13 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Guard, Er
 impl AppState {
     /// The per-request data of a request acting under `guard`.
     fn request_data(&self, guard: Guard) -> RequestData {
-        RequestData::new(self.db.clone(), Arc::new(guard), self.turns.clone(), self.bus.clone())
+        RequestData::new(
+            self.db.clone(),
+            Arc::new(guard),
+            self.turns.clone(),
+            self.bus.clone(),
+            self.sealer.clone(),
+        )
     }
 }
 

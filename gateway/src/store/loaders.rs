@@ -44,6 +44,7 @@ impl Batcher {
             .filter(visible::<E>(&self.guard))
             .filter(column.is_in(ids))
             .order_by_asc(column)
+            .order_by_asc(id_column::<E>()?)
             .all(&self.db)
             .await?;
         Ok(group(rows, key))
@@ -135,6 +136,14 @@ by_id!(
     /// A form by id.
     FormById -> form
 );
+by_id!(
+    /// A bot runner by id.
+    BotRunnerById -> bot_runner
+);
+by_id!(
+    /// A workflow run by id.
+    WorkflowRunById -> workflow_run
+);
 
 relation!(
     /// The visible workflows of an orchestrator.
@@ -146,6 +155,18 @@ relation!(
     /// The visible workflows of a security group.
     WorkflowsOfSecurityGroup -> Vec<workflow::Model> = |this, ids| {
         this.visible_by::<workflow::Entity>(workflow::Column::SecurityGroupId, ids, |w| w.security_group_id.unwrap_or_default())
+    }
+);
+relation!(
+    /// The visible runs of a workflow, oldest first.
+    RunsOfWorkflow -> Vec<workflow_run::Model> = |this, ids| {
+        this.visible_by::<workflow_run::Entity>(workflow_run::Column::WorkflowId, ids, |r| r.workflow_id)
+    }
+);
+relation!(
+    /// The log lines of a workflow run, both streams, oldest first.
+    LogsOfRun -> Vec<execution_log::Model> = |this, ids| {
+        this.all_by::<execution_log::Entity>(execution_log::Column::RunId, ids, |l| l.run_id.unwrap_or_default())
     }
 );
 relation!(

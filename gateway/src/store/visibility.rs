@@ -143,6 +143,24 @@ impl Guarded for workflow::Entity {
     }
 }
 
+impl Guarded for workflow_run::Entity {
+    const TYPE_NAME: &'static str = "WorkflowRun";
+    fn in_team(team: i32) -> SimpleExpr {
+        workflow_run::Column::TeamId.eq(team)
+    }
+    fn in_groups(groups: Vec<i32>) -> Option<SimpleExpr> {
+        Some(
+            workflow_run::Column::WorkflowId.in_subquery(
+                Query::select()
+                    .column(workflow::Column::Id)
+                    .from(workflow::Entity)
+                    .and_where(workflow::Column::SecurityGroupId.is_in(groups))
+                    .to_owned(),
+            ),
+        )
+    }
+}
+
 impl Guarded for bot_runner::Entity {
     const TYPE_NAME: &'static str = "BotRunner";
     fn in_team(team: i32) -> SimpleExpr {

@@ -55,6 +55,12 @@ pub const NAVIGATION: &[&str] = &[
     "nodes",
     "node",
     "pageInfo",
+    "runs",
+    "startedBy",
+    "consoleLogs",
+    "values",
+    "completedBy",
+    "retryOf",
 ];
 
 /// The test policy.

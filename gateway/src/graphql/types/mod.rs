@@ -1,18 +1,24 @@
 //! The object types of the API, one file per area of the domain; each area's mutations sit
-//! beside its types (`team_actions` beside `team`).
+//! beside its types (`team_actions` beside `team`, `orchestrator_actions` beside
+//! `orchestrator`, `process_hub_actions` beside `process_hub`), and share [`mutation`].
 //!
 //! Every field resolver goes through [`super::context::read`] or [`super::context::permit`]
 //! first: the policy decides each field of each object. Objects are built from rows by
 //! [`Build::build`], which loads in batches the attributes the policy needs (security groups,
 //! relations to the principal) and classifies each object once.
 
+mod mutation;
 mod orchestrator;
+mod orchestrator_actions;
 mod process_hub;
+mod process_hub_actions;
 mod team;
 mod team_actions;
 
 pub use orchestrator::*;
+pub use orchestrator_actions::*;
 pub use process_hub::*;
+pub use process_hub_actions::*;
 pub use team::*;
 pub use team_actions::*;
 
@@ -191,6 +197,7 @@ has_id!(
     security_group,
     orchestrator,
     workflow,
+    workflow_run,
     bot_runner,
     process,
     job,

@@ -1,4 +1,5 @@
-//! Orchestrator: orchestrators, workflows and what hangs off them, bot runners.
+//! Orchestrator: orchestrators, workflows and what hangs off them (versions, runs, logs, the
+//! queue), bot runners.
 
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
@@ -6,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::{Build, SecurityGroup, User, build_one, grouped, related, security_groups, user};
 use crate::authz::{ClassId, Resource};
 use crate::graphql::connection::Connection;
-use crate::graphql::context::{classify, load, permit, read};
+use crate::graphql::context::{classify, load, load_many, permit, read};
 use crate::graphql::node::global_id;
 use crate::store::entity::*;
 use crate::store::loaders::*;
@@ -149,12 +150,21 @@ impl Workflow {
         rows.sort_by_key(|v| v.number);
         Ok(Some(rows.into_iter().map(|row| WorkflowVersion { row, class }).collect()))
     }
-    /// Its execution log, oldest first.
+    /// Its execution log (what the orchestrator did, run after run), oldest first.
     async fn execution_logs(&self, ctx: &Context<'_>) -> Result<Option<Vec<LogEntry>>> {
         permit(ctx, self.class)?;
         let class = classify(ctx, self.part("LogEntry"))?;
         let rows = load(ctx, LogsOfWorkflow(self.row.id)).await?.unwrap_or_default();
-        Ok(Some(rows.into_iter().map(|row| LogEntry { row, class }).collect()))
+        Ok(Some(log_entries(rows, LogStream::Execution, class)))
+    }
+    /// Its runs, oldest first.
+    async fn runs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<WorkflowRun>>> {
+        related(ctx, self.class, RunsOfWorkflow(self.row.id), first, after).await
     }
     /// Its queue of pending runs.
     async fn queue(&self, ctx: &Context<'_>) -> Result<Option<Vec<QueueItem>>> {
@@ -168,6 +178,101 @@ impl Workflow {
         permit(ctx, self.class)?;
         let rows = load(ctx, BotRunnersOfWorkflow(self.row.id)).await?.unwrap_or_default();
         BotRunner::build(ctx, rows).await.map(Some)
+    }
+}
+
+/// The lines of one stream, oldest first.
+fn log_entries(
+    mut rows: Vec<execution_log::Model>,
+    stream: LogStream,
+    class: ClassId,
+) -> Vec<LogEntry> {
+    rows.retain(|row| row.stream == stream);
+    rows.sort_by_key(|row| (row.at, row.id));
+    rows.into_iter().map(|row| LogEntry { row, class }).collect()
+}
+
+/// One run of a workflow on a bot runner.
+#[derive(Clone)]
+pub struct WorkflowRun {
+    pub(crate) row: workflow_run::Model,
+    pub(crate) class: ClassId,
+    group: Option<i32>,
+}
+
+impl Build for WorkflowRun {
+    type Row = workflow_run::Model;
+    async fn build(ctx: &Context<'_>, rows: Vec<workflow_run::Model>) -> Result<Vec<Self>> {
+        let workflows = load_many(ctx, rows.iter().map(|r| WorkflowById(r.workflow_id))).await?;
+        rows.into_iter()
+            .filter_map(|row| {
+                let workflow = workflows.get(&WorkflowById(row.workflow_id))?;
+                Some((row, workflow.security_group_id))
+            })
+            .map(|(row, group)| {
+                let class = classify(ctx, Resource::grouped("WorkflowRun", group))?;
+                Ok(Self { row, class, group })
+            })
+            .collect()
+    }
+}
+
+#[Object]
+impl WorkflowRun {
+    /// The run's id.
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        read(ctx, self.class, || global_id("WorkflowRun", self.row.id))
+    }
+    /// The workflow run.
+    async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<Workflow>> {
+        permit(ctx, self.class)?;
+        build_one(ctx, load(ctx, WorkflowById(self.row.workflow_id)).await?).await
+    }
+    /// The version it runs.
+    async fn version(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
+        read(ctx, self.class, || self.row.version)
+    }
+    /// Where it stands.
+    async fn state(&self, ctx: &Context<'_>) -> Result<Option<RunState>> {
+        read(ctx, self.class, || self.row.state)
+    }
+    /// The bot runner it runs on (if you may see it).
+    async fn bot_runner(&self, ctx: &Context<'_>) -> Result<Option<BotRunner>> {
+        permit(ctx, self.class)?;
+        let Some(id) = self.row.bot_runner_id else {
+            return Ok(None);
+        };
+        build_one(ctx, load(ctx, BotRunnerById(id)).await?).await
+    }
+    /// Who started it.
+    async fn started_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        permit(ctx, self.class)?;
+        user(ctx, self.row.started_by).await
+    }
+    /// When it started.
+    async fn started_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        read(ctx, self.class, || self.row.started_at)
+    }
+    /// When it finished.
+    async fn finished_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(read(ctx, self.class, || self.row.finished_at)?.flatten())
+    }
+    /// What the orchestrator recorded about this run, oldest first.
+    async fn execution_logs(&self, ctx: &Context<'_>) -> Result<Option<Vec<LogEntry>>> {
+        self.logs(ctx, LogStream::Execution).await
+    }
+    /// What the bot printed during this run, oldest first (empty while logging is off).
+    async fn console_logs(&self, ctx: &Context<'_>) -> Result<Option<Vec<LogEntry>>> {
+        self.logs(ctx, LogStream::Console).await
+    }
+}
+
+impl WorkflowRun {
+    async fn logs(&self, ctx: &Context<'_>, stream: LogStream) -> Result<Option<Vec<LogEntry>>> {
+        permit(ctx, self.class)?;
+        let class = classify(ctx, Resource::grouped("LogEntry", self.group))?;
+        let rows = load(ctx, LogsOfRun(self.row.id)).await?.unwrap_or_default();
+        Ok(Some(log_entries(rows, stream, class)))
     }
 }
 
@@ -191,7 +296,7 @@ impl OutputVariable {
 
 /// A published version of a workflow.
 pub struct WorkflowVersion {
-    row: workflow_version::Model,
+    pub(crate) row: workflow_version::Model,
     pub(crate) class: ClassId,
 }
 
@@ -240,7 +345,7 @@ impl LogEntry {
 
 /// A pending run in a workflow's queue.
 pub struct QueueItem {
-    row: queue_item::Model,
+    pub(crate) row: queue_item::Model,
     pub(crate) class: ClassId,
 }
 
@@ -257,6 +362,10 @@ impl QueueItem {
     /// Where it stands.
     async fn status(&self, ctx: &Context<'_>) -> Result<Option<RunState>> {
         read(ctx, self.class, || self.row.status)
+    }
+    /// The work to do, as it was enqueued.
+    async fn payload(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.row.payload.as_str())
     }
 }
 
@@ -304,6 +413,10 @@ impl BotRunner {
     async fn rdp_credentials_set(&self, ctx: &Context<'_>) -> Result<Option<bool>> {
         read(ctx, self.class, || self.row.rdp_secret.is_some())
     }
+    /// The user name of its RDP credentials (the password is write-only).
+    async fn rdp_username(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        Ok(read(ctx, self.class, || self.row.rdp_username.as_deref())?.flatten())
+    }
     /// Its security groups (those you may see).
     async fn security_groups(&self, ctx: &Context<'_>) -> Result<Option<Vec<SecurityGroup>>> {
         permit(ctx, self.class)?;
@@ -324,7 +437,7 @@ impl BotRunner {
 
 /// A token a bot runner registers with. Its secret is never readable.
 pub struct RegistrationToken {
-    row: registration_token::Model,
+    pub(crate) row: registration_token::Model,
     pub(crate) class: ClassId,
 }
 

@@ -10,6 +10,7 @@ use crate::graphql::context::{classify, load, load_many, permit, read, request};
 use crate::graphql::node::global_id;
 use crate::store::entity::*;
 use crate::store::loaders::*;
+use crate::store::write::process_hub::FieldValue as StoredValue;
 
 /// A Process Hub process.
 #[derive(Clone)]
@@ -77,6 +78,14 @@ impl Process {
         permit(ctx, self.class)?;
         security_groups(ctx, self.groups.clone()).await.map(Some)
     }
+    /// The form its tasks collect, if it has one (and you may see forms).
+    async fn form(&self, ctx: &Context<'_>) -> Result<Option<Form>> {
+        permit(ctx, self.class)?;
+        let Some(id) = self.row.form_id else {
+            return Ok(None);
+        };
+        build_one(ctx, load(ctx, FormById(id)).await?).await
+    }
     /// Its jobs (those you may see).
     async fn jobs(
         &self,
@@ -137,6 +146,14 @@ impl Job {
     async fn finished_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
         Ok(read(ctx, self.class, || self.row.finished_at)?.flatten())
     }
+    /// The job this one retries, if it is a retry (and you may see it).
+    async fn retry_of(&self, ctx: &Context<'_>) -> Result<Option<Job>> {
+        permit(ctx, self.class)?;
+        let Some(id) = self.row.retry_of else {
+            return Ok(None);
+        };
+        build_one(ctx, load(ctx, JobById(id)).await?).await
+    }
     /// Its tasks (those you may see).
     async fn tasks(
         &self,
@@ -153,6 +170,7 @@ impl Job {
 pub struct Task {
     pub(crate) row: task::Model,
     pub(crate) class: ClassId,
+    relations: Relation,
 }
 
 impl Build for Task {
@@ -164,7 +182,7 @@ impl Build for Task {
                 let relations =
                     Relation::NONE.with(Relation::ASSIGNEE, row.assignee_id == Some(me));
                 let class = classify(ctx, Resource::plain("Task").related(relations))?;
-                Ok(Self { row, class })
+                Ok(Self { row, class, relations })
             })
             .collect()
     }
@@ -201,6 +219,45 @@ impl Task {
             return Ok(None);
         };
         build_one(ctx, load(ctx, FormById(id)).await?).await
+    }
+    /// What was filled in when it was completed, field by field in the form's order.
+    async fn values(&self, ctx: &Context<'_>) -> Result<Option<Vec<FieldValue>>> {
+        permit(ctx, self.class)?;
+        let class = classify(ctx, Resource::plain("FieldValue").related(self.relations))?;
+        let values: Vec<StoredValue> = self
+            .row
+            .field_values
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_default();
+        Ok(Some(values.into_iter().map(|value| FieldValue { class, value }).collect()))
+    }
+    /// When it was completed.
+    async fn completed_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(read(ctx, self.class, || self.row.completed_at)?.flatten())
+    }
+    /// Who completed it.
+    async fn completed_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        permit(ctx, self.class)?;
+        user(ctx, self.row.completed_by).await
+    }
+}
+
+/// One filled-in field of a completed task.
+pub struct FieldValue {
+    class: ClassId,
+    value: StoredValue,
+}
+
+#[Object]
+impl FieldValue {
+    /// The field's name, as its form has it.
+    async fn name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.value.name.as_str())
+    }
+    /// What was entered.
+    async fn value(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        read(ctx, self.class, || self.value.value.as_str())
     }
 }
 

@@ -11,51 +11,16 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Query as Sql;
 use sea_orm::{ColumnTrait, Condition as Where};
 
+use super::mutation::{begin, done, id_of, maybe};
 use super::{Build, Invitation, Membership, MyTeam, SecurityGroup, Team};
 use crate::authz::{ClassId, Resource};
 use crate::error::{Error, ResultExt};
-use crate::graphql::context::{classify, permit, request};
-use crate::graphql::node::{global_id, local_id};
+use crate::graphql::context::{classify, permit};
+use crate::graphql::node::global_id;
 use crate::store::entity::*;
 use crate::store::write::groups::{self, GroupInput, GroupObject};
 use crate::store::write::members::{self, AccessChange, ItemError as Failure, Outcome, Terms};
-use crate::store::write::{Write, import, team as team_settings};
-
-/// Begins the write of the mutation being resolved, if the policy lets the caller use it.
-pub(crate) async fn begin<'a>(ctx: &Context<'a>) -> Result<Write<'a>> {
-    let class = classify(ctx, Resource::plain("Mutation"))?;
-    permit(ctx, class)?;
-    let data = request(ctx)?;
-    Write::begin(&data.db, &data.turns, &data.guard, Some(&data.bus)).await.gql()
-}
-
-/// Commits a write and builds its answer from the row it returned.
-async fn done<T: Build>(ctx: &Context<'_>, w: Write<'_>, row: T::Row) -> Result<T> {
-    w.commit().await.gql()?;
-    T::build(ctx, vec![row]).await?.pop().ok_or_else(|| {
-        Error::NotFound("the object is no longer visible to you".into()).to_graphql()
-    })
-}
-
-/// The number in an id argument that names a `type_name` (its global id or the bare number).
-fn id_of(id: &ID, type_name: &str, argument: &str) -> Result<i32> {
-    local_id(id, type_name).ok_or_else(|| {
-        Error::InvalidInput(format!(
-            "{argument} takes the id of a {type_name} (`{type_name}:12` or `12`), not `{}`",
-            id.as_str()
-        ))
-        .to_graphql()
-    })
-}
-
-/// A field that may be left out (`None`), cleared (`Some(None)`) or set.
-fn maybe<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
-    match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(value) => Some(Some(value)),
-    }
-}
+use crate::store::write::{import, team as team_settings};
 
 /// Who to invite and with what.
 #[derive(InputObject)]

@@ -144,6 +144,16 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// Which log of a workflow a line belongs to.
+    LogStream {
+        /// What the orchestrator did: runs started, finished, failed.
+        Execution = "EXECUTION",
+        /// What the bot printed while it ran.
+        Console = "CONSOLE",
+    }
+);
+
 impl Product {
     /// The products of a comma-separated list (as an invitation stores them), in product order;
     /// names that are no product are left out.

@@ -132,6 +132,20 @@ table!(execution_log, "execution_logs", {
     pub at: DateTimeUtc,
     pub level: LogLevel,
     pub message: String,
+    pub run_id: Option<i32>,
+    pub stream: LogStream,
+});
+
+table!(workflow_run, "workflow_runs", {
+    #[sea_orm(primary_key)] pub id: i32,
+    pub team_id: i32,
+    pub workflow_id: i32,
+    pub version: i32,
+    pub bot_runner_id: Option<i32>,
+    pub started_by: Option<i32>,
+    pub state: RunState,
+    pub started_at: DateTimeUtc,
+    pub finished_at: Option<DateTimeUtc>,
 });
 
 table!(queue_item, "queue_items", {
@@ -139,6 +153,7 @@ table!(queue_item, "queue_items", {
     pub workflow_id: i32,
     pub enqueued_at: DateTimeUtc,
     pub status: RunState,
+    pub payload: String,
 });
 
 table!(bot_runner, "bot_runners", {
@@ -148,6 +163,7 @@ table!(bot_runner, "bot_runners", {
     pub approval_state: ApprovalState,
     pub rdp_secret: Option<String>,
     pub last_seen_at: Option<DateTimeUtc>,
+    pub rdp_username: Option<String>,
 });
 
 table!(bot_runner_security_group, "bot_runner_security_groups", {
@@ -177,6 +193,7 @@ table!(process, "processes", {
     pub description: String,
     pub created_by: i32,
     pub created_at: DateTimeUtc,
+    pub form_id: Option<i32>,
 });
 
 table!(process_launcher, "process_launchers", {
@@ -197,6 +214,7 @@ table!(job, "jobs", {
     pub state: RunState,
     pub started_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
+    pub retry_of: Option<i32>,
 });
 
 table!(form, "forms", {
@@ -214,6 +232,9 @@ table!(task, "tasks", {
     pub assignee_id: Option<i32>,
     pub state: TaskState,
     pub form_id: Option<i32>,
+    pub field_values: Option<String>,
+    pub completed_at: Option<DateTimeUtc>,
+    pub completed_by: Option<i32>,
 });
 
 table!(audit_entry, "audit_entries", {

@@ -20,11 +20,17 @@
 //! * [`import`]: members from a CSV file, one invitation per row.
 //! * [`groups`]: security groups, their members and the objects attached to them.
 //! * [`team`]: the team's own settings (Advanced Access Management).
+//! * [`orchestrator`]: orchestrator settings, bot runners (approval, tokens, RDP credentials).
+//! * [`workflows`]: versions, settings, runs, queues, runner assignment.
+//! * [`process_hub`]: processes, launch permissions, jobs, tasks, forms.
 
 pub mod groups;
 pub mod import;
 pub mod members;
+pub mod orchestrator;
+pub mod process_hub;
 pub mod team;
+pub mod workflows;
 
 use std::sync::Arc;
 
@@ -75,6 +81,35 @@ pub struct Audit {
     pub security_groups: Vec<i32>,
     /// What changed (old → new); never a secret.
     pub details: Value,
+}
+
+/// What an update changes, old → new, recorded as it is applied: the details of its audit
+/// entry. A value given equal to the current one is no change.
+#[derive(Default)]
+pub struct Changes(serde_json::Map<String, Value>);
+
+impl Changes {
+    /// `new`, if it is given and differs from `old`; recorded under `key`.
+    pub fn of<T: PartialEq + serde::Serialize>(
+        &mut self,
+        key: &str,
+        old: &T,
+        new: Option<T>,
+    ) -> Option<T> {
+        let new = new.filter(|new| new != old)?;
+        self.0.insert(key.into(), serde_json::json!({ "from": old, "to": &new }));
+        Some(new)
+    }
+
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The changes, as an audit entry's details.
+    pub fn details(self) -> Value {
+        Value::Object(self.0)
+    }
 }
 
 /// One mutation: a transaction, the caller's guard, the audit and events it records.
@@ -134,6 +169,18 @@ impl<'a> Write<'a> {
     /// words, for the message ("change the role of Membership:3").
     pub fn authorize(&self, resource: Resource, action: Action, what: &str) -> Result<(), Error> {
         if self.guard.may(resource, action) { Ok(()) } else { Err(forbidden(what)) }
+    }
+
+    /// `FORBIDDEN` unless the policy allows every one of `asked` (decided in one batch); each
+    /// comes with the action in words, and the message names the first refused.
+    pub fn authorize_all(&self, asked: Vec<(Resource, Action, String)>) -> Result<(), Error> {
+        let questions: Vec<(Resource, Action)> =
+            asked.iter().map(|(resource, action, _)| (resource.clone(), action.clone())).collect();
+        let answers = self.guard.may_perform(&questions);
+        match asked.into_iter().zip(answers).find(|(_, allowed)| !allowed) {
+            Some(((_, _, what), _)) => Err(forbidden(&what)),
+            None => Ok(()),
+        }
     }
 
     /// The resource a membership is to the policy: the member themself when it is the caller's.
