@@ -49,7 +49,7 @@ pub enum Node {
 
 /// The global id of an object.
 pub fn global_id(type_name: &str, id: i32) -> ID {
-    ID(format!("{type_name}:{id}"))
+    ID(crate::store::entity::global_id(type_name, id))
 }
 
 /// The number in an id given for `type_name`: its global id, or the bare number.

@@ -9,6 +9,12 @@ pub mod enums;
 
 pub use enums::*;
 
+/// The global id of a row served as `type_name`: `Type:number` (e.g. `Workflow:12`), the form
+/// the API's ids and audit entries use.
+pub fn global_id(type_name: &str, id: i32) -> String {
+    format!("{type_name}:{id}")
+}
+
 macro_rules! table {
     ($module:ident, $table:literal, { $($body:tt)* }) => {
         pub mod $module {

@@ -48,7 +48,6 @@ use super::visibility::Guarded;
 use crate::authz::{Action, Guard, Relation, Resource};
 use crate::error::Error;
 use crate::events::{EventBus, TeamEvent};
-use crate::graphql::node::global_id;
 
 /// The writers of one process take turns on SQLite, which has one writer at a time: a
 /// mutation waits for its turn instead of failing. Other databases need no turn.
@@ -331,5 +330,5 @@ pub fn conflict_on_unique(error: sea_orm::DbErr, message: impl FnOnce() -> Strin
 
 /// The global id of a row, for audit entries.
 pub fn target_id(type_name: &str, id: i32) -> Option<String> {
-    Some(global_id(type_name, id).to_string())
+    Some(global_id(type_name, id))
 }
