@@ -75,12 +75,21 @@ impl WasmPolicy {
     /// `wit-bindgen` (which is turned into a component first), and checks that it answers.
     pub fn compile(bytes: &[u8]) -> Result<Self, Error> {
         let engine = engine()?;
-        check_contract_version(bytes)?;
+        // A core module is validated before anything parses its custom sections, so that a
+        // truncated or corrupt one is refused with the validator's message.
+        if is_core_module(bytes) {
+            wasmtime::Module::validate(engine, bytes).map_err(|e| {
+                Error::InvalidPolicy(format!("not a valid WebAssembly module: {e:#}"))
+            })?;
+        }
+        unpanicked("reading the module's contract", || check_contract_version(bytes))?;
         let component_bytes = if is_core_module(bytes) {
-            wit_component::ComponentEncoder::default()
-                .module(bytes)
-                .and_then(|encoder| encoder.validate(true).encode())
-                .map_err(|e| Error::InvalidPolicy(format!("not a policy module: {e:#}")))?
+            unpanicked("turning the module into a component", || {
+                wit_component::ComponentEncoder::default()
+                    .module(bytes)
+                    .and_then(|encoder| encoder.validate(true).encode())
+                    .map_err(|e| Error::InvalidPolicy(format!("not a policy module: {e:#}")))
+            })?
         } else {
             bytes.to_vec()
         };
@@ -98,13 +107,35 @@ impl WasmPolicy {
             .instantiate(&mut store)
             .and_then(|policy| policy.call_name(&mut store))
             .map_err(|e| Error::InvalidPolicy(format!("it fails when asked its name: {e:#}")))?;
-        Ok(Self { pre, name })
+        Ok(Self { pre, name: display_name(&name) })
     }
 
     /// The name the policy gives itself.
     pub fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// The longest policy name shown (in `/healthz`, `{ policy }` and log lines).
+pub const MAX_NAME: usize = 100;
+
+/// A policy's name as shown: control characters (newlines, terminal escapes) replaced, at most
+/// [`MAX_NAME`] characters, so that a name can neither forge log lines nor bloat answers.
+fn display_name(name: &str) -> String {
+    let mut shown: String =
+        name.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).take(MAX_NAME).collect();
+    if name.chars().count() > MAX_NAME {
+        shown.push('…');
+    }
+    if shown.trim().is_empty() { "unnamed".into() } else { shown }
+}
+
+/// Runs a step of reading a module that third-party parsers perform; a panic in them (which
+/// malformed input can cause) refuses the module instead of taking the process down.
+fn unpanicked<T>(step: &str, run: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| {
+        Err(Error::InvalidPolicy(format!("the module is malformed: {step} failed")))
+    })
 }
 
 /// The contract this host speaks: the version in the package name of `policy.wit`.
@@ -348,10 +379,41 @@ fn from_wit_decision(decision: wit::Decision) -> Decision {
     }
 }
 
+/// The most clauses a visibility may have; more are refused (the type is hidden).
+pub const MAX_CLAUSES: usize = 64;
+/// The most conditions a clause may have.
+pub const MAX_CONDITIONS: usize = 16;
+/// The most security group ids one visibility may name, over all its conditions.
+pub const MAX_GROUP_IDS: usize = 10_000;
+
+/// Whether a visibility is small enough to become SQL safely: the gateway's SQL for it is then
+/// of bounded size and depth, whatever the policy answered.
+fn within_bounds(clauses: &[Vec<wit::Condition>]) -> bool {
+    let ids: usize = clauses
+        .iter()
+        .flatten()
+        .map(|condition| match condition {
+            wit::Condition::InSecurityGroups(groups) => groups.len(),
+            wit::Condition::Related(_) => 0,
+        })
+        .sum();
+    clauses.len() <= MAX_CLAUSES
+        && clauses.iter().all(|clause| clause.len() <= MAX_CONDITIONS)
+        && ids <= MAX_GROUP_IDS
+}
+
 fn from_wit_visibility(visibility: wit::Visibility) -> Visibility {
     match visibility {
         wit::Visibility::All => Visibility::All,
         wit::Visibility::None => Visibility::None,
+        wit::Visibility::Where(clauses) if !within_bounds(&clauses) => {
+            tracing::warn!(
+                clauses = clauses.len(),
+                "the policy answered a visibility too large to turn into SQL safely; hiding the type \
+                 (at most {MAX_CLAUSES} clauses of {MAX_CONDITIONS} conditions and {MAX_GROUP_IDS} group ids)"
+            );
+            Visibility::None
+        }
         wit::Visibility::Where(clauses) => Visibility::Where(
             clauses
                 .into_iter()
@@ -401,5 +463,49 @@ mod tests {
     fn bytes_that_are_no_module_declare_no_contract() {
         assert_eq!(contract_of(b"not wasm"), None);
         assert!(check_contract_version(b"not wasm").is_ok(), "left to the compiler's checks");
+    }
+
+    #[test]
+    fn a_truncated_module_is_refused_with_a_message_never_a_panic() {
+        let builtin = super::super::active::BUILTIN_POLICY;
+        for length in [8, 100, 20_000, builtin.len() / 2, builtin.len() - 1] {
+            match WasmPolicy::compile(&builtin[..length]) {
+                Err(Error::InvalidPolicy(message)) => assert!(!message.is_empty()),
+                Err(other) => panic!("{length} bytes: unexpected {other}"),
+                Ok(_) => panic!("{length} bytes of the policy were accepted"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_name_is_bounded_and_cannot_forge_log_lines() {
+        assert_eq!(display_name("default 0.3.0"), "default 0.3.0");
+        let forged = display_name("ok\nERROR fake line\u{1b}[31m");
+        assert!(!forged.contains('\n') && !forged.contains('\u{1b}'), "{forged:?}");
+        let long = display_name(&"x".repeat(40_000_000));
+        assert_eq!(long.chars().count(), MAX_NAME + 1);
+        assert_eq!(display_name("\n\t"), "\u{fffd}\u{fffd}");
+        assert_eq!(display_name("   "), "unnamed");
+    }
+
+    fn groups(n: usize) -> wit::Condition {
+        wit::Condition::InSecurityGroups((0..n as u64).collect())
+    }
+
+    #[test]
+    fn a_visibility_too_large_for_sql_hides_the_type() {
+        let wide = wit::Visibility::Where((0..1000).map(|_| vec![groups(1)]).collect());
+        assert_eq!(from_wit_visibility(wide), Visibility::None);
+        let deep =
+            wit::Visibility::Where(vec![(0..MAX_CONDITIONS + 1).map(|_| groups(1)).collect()]);
+        assert_eq!(from_wit_visibility(deep), Visibility::None);
+        let many_ids = wit::Visibility::Where(vec![vec![groups(2_000_000)]]);
+        assert_eq!(from_wit_visibility(many_ids), Visibility::None);
+        let largest = wit::Visibility::Where(
+            (0..MAX_CLAUSES).map(|_| (0..MAX_CONDITIONS).map(|_| groups(9)).collect()).collect(),
+        );
+        assert!(
+            matches!(from_wit_visibility(largest), Visibility::Where(c) if c.len() == MAX_CLAUSES)
+        );
     }
 }

@@ -258,3 +258,30 @@ impl Guarded for audit_entry::Entity {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{DbBackend, QueryFilter, QueryTrait};
+
+    use super::*;
+
+    /// The largest visibility a policy may answer becomes one flat statement.
+    #[test]
+    fn the_largest_visibility_allowed_renders_as_sql() {
+        let clause: Vec<Condition> = (0..16)
+            .map(|n| {
+                if n % 2 == 0 {
+                    Condition::InSecurityGroups((0..9).collect())
+                } else {
+                    Condition::Related(Relation::CREATOR.with(Relation::LAUNCHER, true))
+                }
+            })
+            .collect();
+        let visibility = Visibility::Where(vec![clause; 64]);
+        let sql = process::Entity::find()
+            .filter(condition::<process::Entity>(&visibility, 7))
+            .build(DbBackend::Sqlite)
+            .to_string();
+        assert!(sql.matches("process_security_groups").count() >= 64 * 8, "{}", sql.len());
+    }
+}
