@@ -14,7 +14,7 @@ use super::management::ACME;
 
 /// Log output, captured.
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for Captured {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
@@ -36,7 +36,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 }
 
 impl Captured {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         self.0.lock().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
     }
 }
@@ -60,7 +60,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 /// The log output of this test binary from the first call on: the gateway's own events at
 /// every level, requests, and SQL statements. (A process-wide subscriber: a thread's own one
 /// misses events when tests run in parallel.)
-fn captured_logs() -> anyhow::Result<&'static Captured> {
+pub(crate) fn captured_logs() -> anyhow::Result<&'static Captured> {
     static LOGS: OnceLock<Captured> = OnceLock::new();
     let mut installed = Ok(());
     let logs = LOGS.get_or_init(|| {

@@ -83,3 +83,65 @@ async fn a_changed_policy_file_is_put_in_force_and_a_broken_one_is_refused() -> 
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
+
+/// The watcher reads only regular files of bounded size, reports a file that does not load
+/// once, and keeps going: a FIFO or an oversized file at the path blocks nothing, and the next
+/// good module goes live.
+#[tokio::test]
+async fn the_watcher_reads_only_regular_files_and_reports_each_version_once() -> anyhow::Result<()>
+{
+    use fieldguard::authz::LoadedPolicy;
+    use fieldguard::authz::active::MAX_POLICY_BYTES;
+
+    let logs = super::secrets::captured_logs()?;
+    let server = TestServer::start().await?;
+    let dir = std::env::temp_dir().join(format!("fieldguard-watch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("policy.wasm");
+    std::fs::write(&path, BUILTIN_POLICY)?;
+    let _watcher = PolicyWatcher::start(&path, server.state.policy.clone())?;
+
+    // A broken file is reported once, however long it stays (reading it fires events too).
+    replace(&path, b"broken, version one")?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let path_text = path.display().to_string();
+    let reports = logs
+        .text()
+        .lines()
+        .filter(|line| line.contains("does not load") && line.contains(&path_text))
+        .count();
+    anyhow::ensure!(reports == 1, "the broken file was reported {reports} times");
+
+    // A FIFO renamed over the path is refused at once, at start as by the watcher.
+    let fifo = dir.join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status()?;
+    anyhow::ensure!(made.success(), "mkfifo failed");
+    let opened = fifo.clone();
+    let refused = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::task::spawn_blocking(move || LoadedPolicy::from_file(&opened).is_err()),
+    )
+    .await;
+    anyhow::ensure!(matches!(refused, Ok(Ok(true))), "loading a FIFO blocked or succeeded");
+    std::fs::rename(&fifo, &path)?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // So is a file over the size limit (sparse: it costs no disk).
+    let big = dir.join("big");
+    std::fs::File::create(&big)?.set_len(MAX_POLICY_BYTES + 1)?;
+    std::fs::rename(&big, &path)?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    anyhow::ensure!(
+        hash_in_force(&server, &hash(BUILTIN_POLICY), Duration::from_secs(1)).await?
+            == hash(BUILTIN_POLICY),
+        "a refused file replaced the policy"
+    );
+
+    // And the watcher is still there: the next good module goes live.
+    let deny_all = fixture_policy("deny-all")?;
+    replace(&path, deny_all)?;
+    let in_force = hash_in_force(&server, &hash(deny_all), Duration::from_secs(20)).await?;
+    anyhow::ensure!(in_force == hash(deny_all), "the watcher stopped: {in_force}");
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}

@@ -23,6 +23,57 @@ pub fn content_hash(bytes: &[u8]) -> String {
     format!("sha256:{:x}", Sha256::digest(bytes))
 }
 
+/// The largest policy module read from a file, in bytes (the default policy is far smaller).
+pub const MAX_POLICY_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The bytes of a policy file: only a regular file (never a FIFO or a device, which could
+/// block the reader for good), and only up to [`MAX_POLICY_BYTES`].
+pub fn read_policy_file(path: &Path) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let io = |what: &str| {
+        let what = format!("{what} the policy file {}", path.display());
+        move |source| Error::Io { what, source }
+    };
+    let not_regular = || {
+        Error::InvalidPolicy(format!(
+            "{} is not a regular file; refusing to read it",
+            path.display()
+        ))
+    };
+    let too_large = |size: u64| {
+        Error::InvalidPolicy(format!(
+            "{} has {size} bytes; a policy module has at most {MAX_POLICY_BYTES}",
+            path.display()
+        ))
+    };
+    let metadata = std::fs::metadata(path).map_err(io("reading"))?;
+    if !metadata.is_file() {
+        return Err(not_regular());
+    }
+    if metadata.len() > MAX_POLICY_BYTES {
+        return Err(too_large(metadata.len()));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    // Opening without blocking: a FIFO renamed over the path after the check above must not
+    // hang the reader (O_NONBLOCK; it changes nothing for a regular file).
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(0o4000);
+    }
+    let file = options.open(path).map_err(io("opening"))?;
+    if !file.metadata().map_err(io("reading"))?.is_file() {
+        return Err(not_regular());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_POLICY_BYTES + 1).read_to_end(&mut bytes).map_err(io("reading"))?;
+    if bytes.len() as u64 > MAX_POLICY_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 /// What is known about a loaded policy version.
 #[derive(Clone, Debug)]
 pub struct PolicyInfo {
@@ -66,10 +117,7 @@ impl LoadedPolicy {
 
     /// Compiles the policy module in a file.
     pub fn from_file(path: &Path) -> Result<Self, Error> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            what: format!("reading the policy file {}", path.display()),
-            source,
-        })?;
+        let bytes = read_policy_file(path)?;
         Self::from_wasm(&bytes, path.display().to_string()).map_err(|error| match error {
             Error::InvalidPolicy(reason) => {
                 Error::InvalidPolicy(format!("{}: {reason}", path.display()))
