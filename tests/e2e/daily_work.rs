@@ -473,3 +473,30 @@ async fn runs_and_launches_leave_a_trace_readers_can_follow() -> anyhow::Result<
         .await?;
     ensure(seen.data(&["node", "id"]) == job_id, "Hank sees every job", &seen)
 }
+
+/// With AAM on, a process manager in no security group cannot create a process they could
+/// not see afterwards: refused, nothing created.
+#[tokio::test]
+async fn a_process_out_of_its_creators_reach_is_refused() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let reply = server
+        .query(
+            OWNER,
+            r#"mutation {
+                p: removeSecurityGroupMembers(id: "SecurityGroup:1", userIds: ["User:11"]) { id }
+                t: removeSecurityGroupMembers(id: "SecurityGroup:2", userIds: ["User:11"]) { id } }"#,
+        )
+        .await?;
+    ensure(reply.errors().is_empty(), "Pia leaves her groups", &reply)?;
+    let before = server.snapshot().await?;
+    super::management::refused(
+        &server,
+        "pia.manager@acme.test",
+        r#"mutation { createProcess(input: { name: "Orphan" }) { id } }"#,
+        "CONFLICT",
+        "you belong to none",
+    )
+    .await?;
+    anyhow::ensure!(server.snapshot().await? == before, "the refused process was created");
+    Ok(())
+}

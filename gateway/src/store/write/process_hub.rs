@@ -177,6 +177,15 @@ pub async fn create_process(w: &Write<'_>, change: ProcessChange) -> Result<proc
         .exec(w.db())
         .await?;
     }
+    // A process its creator could not see afterwards is refused rather than created out of
+    // their reach (a PROCESS_MANAGER in no security group, with AAM on).
+    if let Err(Error::NotFound(_)) = w.visible::<process::Entity>(process.id).await {
+        return Err(Error::Conflict(
+            "with Advanced Access Management on, a process you create joins your security \
+             groups, and you belong to none; ask a team manager to add you to one"
+                .into(),
+        ));
+    }
     w.audit(process_audit(
         "process.created",
         &process,
