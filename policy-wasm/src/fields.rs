@@ -177,8 +177,8 @@ fn rule(type_name: &str, field: &str) -> Option<Rule> {
         ) => Seen,
         (
             "Task",
-            "id" | "title" | "assignee" | "state" | "job" | "form" | "values" | "completedAt"
-            | "completedBy",
+            "id" | "title" | "assignee" | "state" | "job" | "form" | "formFields" | "values"
+            | "completedAt" | "completedBy",
         ) => Seen,
         ("FieldValue", "name" | "value") => Seen,
         ("Form", "id" | "name" | "fieldNames") => Seen,

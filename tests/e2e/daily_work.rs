@@ -430,7 +430,7 @@ async fn runs_and_launches_leave_a_trace_readers_can_follow() -> anyhow::Result<
     // completes it, which completes the job. Pia, who did not launch it, cannot see the job.
     let uma = "uma.user@acme.test";
     let reply = server
-        .query(uma, r#"mutation { launchProcess(id: "Process:1") { id state launchedBy { email } tasks { nodes { id title state assignee { email } } } } }"#)
+        .query(uma, r#"mutation { launchProcess(id: "Process:1") { id state launchedBy { email } tasks { nodes { id title state assignee { email } formFields form { name } } } } }"#)
         .await?;
     ensure(reply.errors().is_empty(), "Uma launches Invoice approval", &reply)?;
     let job = reply.data(&["launchProcess"]).clone();
@@ -440,7 +440,9 @@ async fn runs_and_launches_leave_a_trace_readers_can_follow() -> anyhow::Result<
             && job["launchedBy"]["email"] == uma
             && task["title"] == "Invoice approval"
             && task["state"] == "OPEN"
-            && task["assignee"]["email"] == uma,
+            && task["assignee"]["email"] == uma
+            && task["formFields"] == serde_json::json!(["amount", "supplier", "approved"])
+            && task["form"].is_null(),
         "the launched job and its task",
         &reply,
     )?;

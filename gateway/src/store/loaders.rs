@@ -212,6 +212,20 @@ relation!(
     }
 );
 relation!(
+    /// The field names of a form, whoever may see it: what a task's assignee fills in.
+    FieldsOfForm -> Vec<String> = |this, ids| async {
+        let rows = this.all_by::<form::Entity>(form::Column::Id, ids, |f| f.id).await?;
+        Ok::<_, Error>(
+            rows.into_iter()
+                .map(|(id, forms)| {
+                    let fields = forms.first().map(form::Model::fields).unwrap_or_default();
+                    (id, fields.into_iter().map(str::to_owned).collect())
+                })
+                .collect(),
+        )
+    }
+);
+relation!(
     /// The products enabled on a membership.
     ProductsOfMembership -> Vec<Product> = |this, ids| async {
         let rows = this

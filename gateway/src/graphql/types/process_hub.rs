@@ -220,6 +220,15 @@ impl Task {
         };
         build_one(ctx, load(ctx, FormById(id)).await?).await
     }
+    /// The fields its form asks for, in order: what `completeTask` takes (readable by whoever
+    /// sees the task, even without access to forms).
+    async fn form_fields(&self, ctx: &Context<'_>) -> Result<Option<Vec<String>>> {
+        permit(ctx, self.class)?;
+        let Some(id) = self.row.form_id else {
+            return Ok(Some(Vec::new()));
+        };
+        Ok(Some(load(ctx, FieldsOfForm(id)).await?.unwrap_or_default()))
+    }
     /// What was filled in when it was completed, field by field in the form's order.
     async fn values(&self, ctx: &Context<'_>) -> Result<Option<Vec<FieldValue>>> {
         permit(ctx, self.class)?;
@@ -288,8 +297,6 @@ impl Form {
     }
     /// The names of its fields.
     async fn field_names(&self, ctx: &Context<'_>) -> Result<Option<Vec<&str>>> {
-        read(ctx, self.class, || {
-            self.row.field_names.split(',').map(str::trim).filter(|f| !f.is_empty()).collect()
-        })
+        read(ctx, self.class, || self.row.fields())
     }
 }

@@ -230,6 +230,13 @@ table!(form, "forms", {
     pub field_names: String,
 });
 
+impl form::Model {
+    /// The names of its fields, in order (stored comma-separated).
+    pub fn fields(&self) -> Vec<&str> {
+        self.field_names.split(',').map(str::trim).filter(|f| !f.is_empty()).collect()
+    }
+}
+
 table!(task, "tasks", {
     #[sea_orm(primary_key)] pub id: i32,
     pub team_id: i32,

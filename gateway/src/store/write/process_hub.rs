@@ -438,11 +438,6 @@ pub async fn retry_job(w: &Write<'_>, id: i32) -> Result<job::Model, Error> {
     Ok(retry)
 }
 
-/// The fields of a form, in order.
-pub fn form_fields(form: &form::Model) -> Vec<&str> {
-    form.field_names.split(',').map(str::trim).filter(|f| !f.is_empty()).collect()
-}
-
 /// Completes an open task of a running job with the values of its form's fields; the job
 /// completes with its last task.
 pub async fn complete_task(
@@ -526,7 +521,7 @@ fn validated_values(
             "this task has no form; complete it without values".into(),
         ));
     };
-    let fields = form_fields(form);
+    let fields = form.fields();
     let mut seen: Vec<&str> = Vec::new();
     for value in &values {
         let Some(field) = fields.iter().find(|f| f.eq_ignore_ascii_case(value.name.trim())) else {
@@ -614,7 +609,7 @@ pub async fn create_form(w: &Write<'_>, change: FormChange) -> Result<form::Mode
     w.audit(form_audit(
         "form.created",
         &form,
-        json!({ "name": form.name, "fields": form_fields(&form) }),
+        json!({ "name": form.name, "fields": form.fields() }),
     ))
     .await?;
     Ok(form)
