@@ -4,7 +4,6 @@
 //! `FIELDGUARD_LISTEN`, …); flags win. Nothing has a built-in secret: without one configured,
 //! the signing secret is generated once and kept in the data directory.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -90,14 +89,15 @@ pub struct ServeArgs {
     /// Where data and secrets live.
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Address to listen on.
+    /// Address to listen on: `host:port`, the host a name (`localhost`) or an address.
     #[arg(long, env = "FIELDGUARD_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    pub listen: String,
     /// A policy module to enforce instead of the built-in one; reloaded when it changes.
     #[arg(long, env = "FIELDGUARD_POLICY")]
     pub policy: Option<PathBuf>,
-    /// Load the demo data if the database is empty, and print a token for every demo user.
-    #[arg(long, env = "FIELDGUARD_DEMO")]
+    /// Load the demo data if the database is empty, and print a token for every demo user
+    /// (`FIELDGUARD_DEMO` takes 1/0, true/false, yes/no, on/off).
+    #[arg(long, env = "FIELDGUARD_DEMO", value_parser = clap::builder::BoolishValueParser::new())]
     pub demo: bool,
 }
 
@@ -147,6 +147,20 @@ impl StoreArgs {
             Some(key) => Sealer::from_hex(key),
             None => Sealer::stored(&self.data_dir),
         }
+    }
+
+    /// Where the data is, for commands that read existing data (`token`): without a database
+    /// URL, the data directory must exist already, so that running one in the wrong directory
+    /// says so instead of creating an empty one.
+    pub fn resolve_existing(&self) -> Result<StoreConfig, Error> {
+        if self.database_url.is_none() && !self.data_dir.join("fieldguard.db").is_file() {
+            return Err(Error::Config(format!(
+                "there is no database in {}; run this where the server keeps its data, or pass \
+                 --data-dir or --database-url",
+                self.data_dir.display()
+            )));
+        }
+        self.resolve()
     }
 
     /// The token verifier, and whether a secret was generated just now.

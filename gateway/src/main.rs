@@ -25,6 +25,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "fieldguard=info,tower_http=warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal, never into a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -67,21 +69,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let policy = load_policy(args.policy.as_deref())?;
     tracing::info!(name = %policy.info.name, hash = %policy.info.hash, source = %policy.info.source, "policy loaded");
     let sealer = args.store.sealer()?;
+    // The address first: on a port in use nothing is migrated, seeded or printed.
+    let listener = TcpListener::bind(args.listen.as_str())
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
     let db = store::open(&config.database_url).await?;
     if args.demo {
         let users = demo::seed(&db, &sealer).await?;
-        print_tokens(&auth, &users, args.listen)?;
+        print_tokens(&auth, &users, address)?;
     }
     let state = AppState::new(db, policy, auth, sealer);
     let _watcher = match &args.policy {
         Some(path) => Some(PolicyWatcher::start(path, state.policy.clone())?),
         None => None,
     };
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    tracing::info!("serving on http://{}/graphql", listener.local_addr()?);
-    fieldguard::serve(listener, state, shutdown_signal()).await?;
+    let shutdown = shutdown_signal();
+    tracing::info!("serving on http://{address}/graphql");
+    fieldguard::serve(listener, state, shutdown).await?;
     Ok(())
 }
 
@@ -93,9 +98,33 @@ fn load_policy(path: Option<&std::path::Path>) -> anyhow::Result<LoadedPolicy> {
     })
 }
 
-async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
-    tracing::info!("shutting down");
+/// Completes on Ctrl-C or SIGTERM (what service managers and container runtimes send): the
+/// server then stops taking connections and lets the requests in flight finish. The handlers
+/// are installed when this is called, before the server says it serves.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    };
+    async move {
+        #[cfg(unix)]
+        match signals {
+            (Ok(mut terminate), Ok(mut interrupt)) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = interrupt.recv() => {}
+                }
+            }
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C shuts down gracefully");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing the requests in flight");
+    }
 }
 
 async fn seed(args: StoreArgs) -> anyhow::Result<()> {
@@ -151,7 +180,7 @@ async fn find_team(db: &sea_orm::DatabaseConnection, team: &str) -> anyhow::Resu
 }
 
 async fn token(args: TokenArgs) -> anyhow::Result<()> {
-    let config = args.store.resolve()?;
+    let config = args.store.resolve_existing()?;
     let (auth, _) = args.store.authenticator()?;
     let db = store::open(&config.database_url).await?;
     let user = find_user(&db, &args.user).await?;

@@ -91,11 +91,14 @@ fn seed_prints_a_token_per_demo_user_and_token_mints_one_for_members_only() -> s
 fn processes_opening_a_fresh_database_at_once_all_find_the_schema() -> std::io::Result<()> {
     let dir = scratch("race");
     let data = dir.to_str().unwrap_or_default().to_owned();
-    // Each one migrates the new database, then looks for a user that is not there.
+    let csv = dir.join("people.csv");
+    std::fs::write(&csv, "email,portalRole\n")?;
+    let csv = csv.to_str().unwrap_or_default().to_owned();
+    // Each one migrates the new database, then looks for a team that is not there.
     let children = (0..4)
         .map(|_| {
             Command::new(env!("CARGO_BIN_EXE_fieldguard"))
-                .args(["token", "--data-dir", &data, "--user", "nobody@nowhere.test"])
+                .args(["import-members", "--data-dir", &data, "--team", "Nobody", &csv])
                 .env_remove("DATABASE_URL")
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -105,10 +108,7 @@ fn processes_opening_a_fresh_database_at_once_all_find_the_schema() -> std::io::
     for child in children {
         let output = child.wait_with_output()?;
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            stderr.contains("no user nobody@nowhere.test"),
-            "failed for another reason: {stderr}"
-        );
+        assert!(stderr.contains("no team named Nobody"), "failed for another reason: {stderr}");
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
@@ -162,6 +162,118 @@ fn import_members_prints_one_result_per_row_and_refuses_a_malformed_file() -> st
     ])?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success() && stderr.contains("unknown column `mail`"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Starts `fieldguard serve` with `args` and `env`, and waits until it says it serves; answers
+/// the child and what it printed so far on stdout.
+fn started(args: &[&str], env: &[(&str, &str)]) -> std::io::Result<(std::process::Child, String)> {
+    use std::io::{BufRead, BufReader, Read};
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fieldguard"));
+    command.args(args).env_remove("DATABASE_URL").env_remove("FIELDGUARD_DEMO");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let stderr = child.stderr.take().ok_or_else(|| std::io::Error::other("no stderr"))?;
+    let mut lines = BufReader::new(stderr).lines();
+    let serving = lines.by_ref().map_while(Result::ok).any(|line| line.contains("serving on"));
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    if !serving {
+        let _ = child.kill();
+        return Err(std::io::Error::other("the server did not start"));
+    }
+    let mut stdout = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        // The demo tokens are printed before the server starts listening for requests.
+        let mut buffer = [0u8; 65536];
+        let read = out.read(&mut buffer)?;
+        stdout.push_str(&String::from_utf8_lossy(&buffer[..read]));
+    }
+    Ok((child, stdout))
+}
+
+#[test]
+fn sigterm_shuts_down_gracefully_and_localhost_and_demo_1_are_understood() -> std::io::Result<()> {
+    let dir = scratch("sigterm");
+    let data = dir.join("data");
+    let (mut child, stdout) = started(
+        &["serve", "--listen", "localhost:0", "--data-dir", data.to_str().unwrap_or_default()],
+        &[("FIELDGUARD_DEMO", "1")],
+    )?;
+    assert!(stdout.contains("Demo users"), "FIELDGUARD_DEMO=1 was not understood: {stdout}");
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status()?;
+    assert!(killed.success());
+    let status = child.wait()?;
+    assert!(status.success(), "SIGTERM did not shut down gracefully: {status}");
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[test]
+fn serve_on_a_port_in_use_touches_nothing_before_failing() -> std::io::Result<()> {
+    let dir = scratch("port-in-use");
+    let data = dir.join("data");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let address = taken.local_addr()?.to_string();
+    let output = fieldguard(&[
+        "serve",
+        "--demo",
+        "--listen",
+        &address,
+        "--data-dir",
+        data.to_str().unwrap_or_default(),
+    ])?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the server started on a port in use");
+    assert!(stderr.contains("cannot listen on"), "{stderr}");
+    assert!(
+        output.stdout.is_empty(),
+        "tokens were printed: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(!data.join("fieldguard.db").exists(), "the database was created and migrated");
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[test]
+fn token_outside_the_data_directory_says_so_and_creates_nothing() -> std::io::Result<()> {
+    let dir = scratch("token-nowhere");
+    let data = dir.join("data");
+    let output = fieldguard(&[
+        "token",
+        "--user",
+        "dana.developer@acme.test",
+        "--data-dir",
+        data.to_str().unwrap_or_default(),
+    ])?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "a token was minted without a database");
+    assert!(stderr.contains("there is no database in"), "{stderr}");
+    assert!(!data.exists(), "an empty data directory was created");
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[test]
+fn a_bad_database_url_never_shows_its_password() -> std::io::Result<()> {
+    let dir = scratch("url-password");
+    let output = fieldguard(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        dir.to_str().unwrap_or_default(),
+        "--database-url",
+        "postgres://fieldguard:hunter2-secret@localhost:notaport/fieldguard",
+    ])?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the server started: {stderr}");
+    assert!(stderr.contains("database unavailable"), "{stderr}");
+    assert!(!stderr.contains("hunter2-secret"), "the password was printed: {stderr}");
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

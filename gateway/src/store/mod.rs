@@ -32,9 +32,13 @@ pub async fn open(url: &str) -> Result<DatabaseConnection, Error> {
         // SQLite serialises writers; a small pool avoids lock contention.
         options.max_connections(8);
     }
-    let db = Database::connect(options)
-        .await
-        .map_err(|e| Error::DatabaseUnavailable(format!("cannot open {}: {e}", redact(url))))?;
+    let db = Database::connect(options).await.map_err(|e| {
+        Error::DatabaseUnavailable(format!(
+            "cannot open {}: {}",
+            redact(url),
+            hide_password(url, &e.to_string())
+        ))
+    })?;
     migrate(&db).await?;
     Ok(db)
 }
@@ -56,6 +60,21 @@ async fn migrate(db: &DatabaseConnection) -> Result<(), Error> {
             }
             Err(error) => return Err(error.into()),
         }
+    }
+}
+
+/// `text` with the password of `url` (if it has one) masked: drivers quote the URL they could
+/// not parse.
+fn hide_password(url: &str, text: &str) -> String {
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.rsplit_once('@'))
+        .and_then(|(credentials, _)| credentials.split_once(':'))
+        .map(|(_, password)| password)
+        .filter(|password| !password.is_empty());
+    match password {
+        Some(password) => text.replace(password, "***"),
+        None => text.to_owned(),
     }
 }
 
