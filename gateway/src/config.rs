@@ -89,7 +89,8 @@ pub struct ServeArgs {
     /// Where data and secrets live.
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Address to listen on: `host:port`, the host a name (`localhost`) or an address.
+    /// Address to listen on: `host:port` (the host a name such as `localhost`, or an address),
+    /// or a bare port for `127.0.0.1`.
     #[arg(long, env = "FIELDGUARD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
     /// A policy module to enforce instead of the built-in one; reloaded when it changes.
@@ -99,6 +100,17 @@ pub struct ServeArgs {
     /// (`FIELDGUARD_DEMO` takes 1/0, true/false, yes/no, on/off).
     #[arg(long, env = "FIELDGUARD_DEMO", value_parser = clap::builder::BoolishValueParser::new())]
     pub demo: bool,
+}
+
+impl ServeArgs {
+    /// The address to bind: `--listen` as given, a bare port on 127.0.0.1.
+    pub fn listen_address(&self) -> String {
+        if !self.listen.is_empty() && self.listen.chars().all(|c| c.is_ascii_digit()) {
+            format!("127.0.0.1:{}", self.listen)
+        } else {
+            self.listen.clone()
+        }
+    }
 }
 
 /// `fieldguard token`.
@@ -130,9 +142,9 @@ pub struct StoreConfig {
 impl StoreArgs {
     /// The database URL to use.
     pub fn resolve(&self) -> Result<StoreConfig, Error> {
-        std::fs::create_dir_all(&self.data_dir).map_err(|source| Error::Io {
+        std::fs::create_dir_all(&self.data_dir).map_err(|cause| Error::Io {
             what: format!("creating the data directory {}", self.data_dir.display()),
-            source,
+            cause,
         })?;
         let database_url = match &self.database_url {
             Some(url) => url.clone(),
@@ -166,9 +178,9 @@ impl StoreArgs {
     /// The token verifier, and whether a secret was generated just now.
     pub fn authenticator(&self) -> Result<(Authenticator, bool), Error> {
         if let Some(path) = &self.jwt_public_key {
-            let pem = std::fs::read(path).map_err(|source| Error::Io {
+            let pem = std::fs::read(path).map_err(|cause| Error::Io {
                 what: format!("reading the public key {}", path.display()),
-                source,
+                cause,
             })?;
             return Ok((Authenticator::rs256(&pem)?, false));
         }
@@ -180,5 +192,26 @@ impl StoreArgs {
         }
         let (secret, generated) = auth::stored_secret(&self.data_dir)?;
         Ok((Authenticator::hs256(&secret), generated))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> ServeArgs {
+        let cli = Cli::try_parse_from([&["fieldguard", "serve"], args].concat());
+        match cli.map(|cli| cli.command) {
+            Ok(Command::Serve(args)) => args,
+            other => panic!("not a serve command: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn listen_takes_an_address_a_host_name_or_a_bare_port() {
+        assert_eq!(serve(&[]).listen_address(), "127.0.0.1:8080");
+        assert_eq!(serve(&["--listen", "9090"]).listen_address(), "127.0.0.1:9090");
+        assert_eq!(serve(&["--listen", "localhost:8081"]).listen_address(), "localhost:8081");
+        assert_eq!(serve(&["--listen", "0.0.0.0:80"]).listen_address(), "0.0.0.0:80");
     }
 }

@@ -57,13 +57,14 @@ pub enum Error {
     /// A database operation failed.
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
-    /// A file operation failed.
-    #[error("{what}: {source}")]
+    /// A file operation failed. The cause is part of the message, not a source of its own, so
+    /// that a chain of errors prints it once.
+    #[error("{what}: {cause}")]
     Io {
         /// What was being done.
         what: String,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 

@@ -70,9 +70,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(name = %policy.info.name, hash = %policy.info.hash, source = %policy.info.source, "policy loaded");
     let sealer = args.store.sealer()?;
     // The address first: on a port in use nothing is migrated, seeded or printed.
-    let listener = TcpListener::bind(args.listen.as_str())
+    let listen = args.listen_address();
+    let listener = TcpListener::bind(listen.as_str())
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     let db = store::open(&config.database_url).await?;
     if args.demo {

@@ -160,3 +160,27 @@ async fn when_the_database_goes_away_requests_fail_cleanly_and_the_server_keeps_
     anyhow::ensure!(status == 200, "the server stopped serving");
     Ok(())
 }
+
+/// A page larger than the maximum, and an `Int` out of range, are the caller's input errors:
+/// `INVALID_INPUT` with a message, never silently cut nor `INTERNAL`.
+#[tokio::test]
+async fn page_sizes_out_of_range_are_invalid_input() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let owner = fieldguard_e2e::OWNER;
+    for (first, says) in
+        [("1000000", "`first` is at most 1000"), ("2147483648", "Int"), ("-1", "negative")]
+    {
+        let reply = server
+            .query(owner, &format!("{{ team {{ workflows(first: {first}) {{ totalCount }} }} }}"))
+            .await?;
+        let message = reply.errors().first().and_then(|e| e["message"].as_str().map(str::to_owned));
+        ensure(
+            reply.first_code().as_deref() == Some("INVALID_INPUT")
+                && message.is_some_and(|m| m.contains(says)),
+            &format!("first: {first}"),
+            &reply,
+        )?;
+    }
+    let reply = server.query(owner, "{ team { workflows(first: 1000) { totalCount } } }").await?;
+    ensure(reply.errors().is_empty(), "first: 1000 is the largest page", &reply)
+}

@@ -32,7 +32,7 @@ pub fn read_policy_file(path: &Path) -> Result<Vec<u8>, Error> {
     use std::io::Read;
     let io = |what: &str| {
         let what = format!("{what} the policy file {}", path.display());
-        move |source| Error::Io { what, source }
+        move |cause| Error::Io { what, cause }
     };
     let not_regular = || {
         Error::InvalidPolicy(format!(

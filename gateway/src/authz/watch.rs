@@ -27,10 +27,8 @@ pub struct PolicyWatcher {
 impl PolicyWatcher {
     /// Starts watching. Reloads run on the Tokio runtime of the caller.
     pub fn start(path: &Path, active: Arc<ActivePolicy>) -> Result<Self, Error> {
-        let path = std::path::absolute(path).map_err(|source| Error::Io {
-            what: format!("resolving {}", path.display()),
-            source,
-        })?;
+        let path = std::path::absolute(path)
+            .map_err(|cause| Error::Io { what: format!("resolving {}", path.display()), cause })?;
         let directory = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
         let file_name = path.file_name().map(|name| name.to_owned());

@@ -31,7 +31,13 @@ pub fn page_args(first: Option<i32>, after: Option<String>) -> Result<PageArgs> 
         Some(n) if n < 0 => {
             return Err(Error::InvalidInput("`first` cannot be negative".into()).to_graphql());
         }
-        Some(n) => (n as u64).min(MAX_PAGE),
+        Some(n) if n as u64 > MAX_PAGE => {
+            return Err(Error::InvalidInput(format!(
+                "`first` is at most {MAX_PAGE}; page with `after` for more"
+            ))
+            .to_graphql());
+        }
+        Some(n) => n as u64,
     };
     let after = match after {
         None => None,

@@ -158,9 +158,13 @@ fn is_introspection_only(request: &async_graphql::Request) -> bool {
 }
 
 fn ensure_code(error: &mut ServerError) {
+    // async-graphql reports an argument it cannot coerce (`first: 2147483648`) with these
+    // words and no code: the caller's input, not our failure.
+    let bad_input = error.message.starts_with("Failed to parse")
+        || error.message.starts_with("Invalid value for argument");
     let extensions = error.extensions.get_or_insert_with(Default::default);
     if extensions.get("code").is_none() {
-        extensions.set("code", "INTERNAL");
+        extensions.set("code", if bad_input { "INVALID_INPUT" } else { "INTERNAL" });
     }
 }
 

@@ -88,7 +88,7 @@ pub fn kept_secret(data_dir: &Path, file: &str) -> Result<(String, bool), Error>
     let path = data_dir.join(file);
     let io = |what: &str| {
         let what = format!("{what} {}", path.display());
-        move |source| Error::Io { what, source }
+        move |cause| Error::Io { what, cause }
     };
     match std::fs::read_to_string(&path) {
         Ok(secret) if !secret.trim().is_empty() => return Ok((secret.trim().to_owned(), false)),
