@@ -56,6 +56,7 @@ impl AppState {
             auth: Arc::new(auth),
             bus: events::EventBus::default(),
             sealer: Arc::new(sealer),
+            draining: Arc::default(),
         }
     }
 }
@@ -67,5 +68,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    let draining = state.draining.clone();
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            draining.store(true, std::sync::atomic::Ordering::Relaxed);
+        })
+        .await
 }

@@ -184,3 +184,43 @@ async fn page_sizes_out_of_range_are_invalid_input() -> anyhow::Result<()> {
     let reply = server.query(owner, "{ team { workflows(first: 1000) { totalCount } } }").await?;
     ensure(reply.errors().is_empty(), "first: 1000 is the largest page", &reply)
 }
+
+/// Readiness answers for the database and for draining; liveness stays as it was.
+#[tokio::test]
+async fn readyz_is_ready_until_draining() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let (status, _, body) = server.get("/readyz").await?;
+    let ready: serde_json::Value = serde_json::from_str(&body)?;
+    anyhow::ensure!(
+        status == 200 && ready["ready"] == true && ready["database"] == true,
+        "{status} {body}"
+    );
+    server.state.draining.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (status, _, body) = server.get("/readyz").await?;
+    let ready: serde_json::Value = serde_json::from_str(&body)?;
+    anyhow::ensure!(status == 503 && ready["draining"] == true, "{status} {body}");
+    let (status, _, _) = server.get("/healthz").await?;
+    anyhow::ensure!(status == 200, "liveness changed while draining");
+    Ok(())
+}
+
+/// Without a token, an introspection document that does not validate is refused like any
+/// other: 400, and every error has a code.
+#[tokio::test]
+async fn an_invalid_anonymous_document_has_codes() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let reply = server
+        .post(
+            &[("Content-Type", "application/json")],
+            r#"{"query":"{ __schema { noSuchField } }"}"#,
+        )
+        .await?;
+    let errors = reply.errors();
+    ensure(
+        reply.status == 400
+            && !errors.is_empty()
+            && errors.iter().all(|e| e["extensions"]["code"] == "INVALID_INPUT"),
+        "an invalid anonymous document",
+        &reply,
+    )
+}

@@ -12,6 +12,8 @@ pub mod auth;
 pub mod graphiql;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use async_graphql::ServerError;
 use async_graphql_axum::rejection::GraphQLRejection;
@@ -49,6 +51,8 @@ pub struct AppState {
     pub bus: EventBus,
     /// What seals secrets before they are stored.
     pub sealer: Arc<Sealer>,
+    /// Set once shutdown has begun: the server finishes what it has and takes nothing new.
+    pub draining: Arc<AtomicBool>,
 }
 
 /// The routes of the gateway.
@@ -58,6 +62,7 @@ pub fn app(state: AppState) -> Router {
         .route("/graphql/ws", get(subscriptions))
         .route("/graphiql/{asset}", get(graphiql::asset))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -67,6 +72,26 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(
         json!({ "status": "ok", "policy": { "name": policy.info.name, "hash": policy.info.hash } }),
     )
+}
+
+/// How long readiness waits for the database.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Readiness: the database answers within [`READY_TIMEOUT`], a policy is in force, and the
+/// server is not draining. 200 when ready, 503 otherwise, with what failed.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let database = matches!(tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await, Ok(Ok(())));
+    let draining = state.draining.load(Ordering::Relaxed);
+    let policy = state.policy.current();
+    let ready = database && !draining;
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({
+        "ready": ready,
+        "database": database,
+        "draining": draining,
+        "policy": { "name": policy.info.name, "hash": policy.info.hash },
+    });
+    (status, Json(body)).into_response()
 }
 
 /// An error response shaped like a GraphQL response.
@@ -106,7 +131,7 @@ async fn graphql(
         // pasted. A document that reads nothing else needs no credentials. (Checked only for
         // requests that fail to authenticate, so other requests are not parsed twice.)
         Err(_) if is_introspection_only(&request) => {
-            return GraphQLResponse::from(state.schema.execute(request).await).into_response();
+            return finish(state.schema.execute(request).await);
         }
         Err(error @ Error::Unauthenticated(_)) => {
             return error_response(StatusCode::UNAUTHORIZED, &error);
@@ -117,6 +142,11 @@ async fn graphql(
     let request = request.data(state.request_data(guard)).data(field_errors.clone());
     let mut response = state.schema.execute(request).await;
     response.errors.extend(field_errors.take());
+    finish(response)
+}
+
+/// The HTTP response of an executed request, with or without credentials.
+fn finish(mut response: async_graphql::Response) -> Response {
     // Every error carries a code; one without is a bug somewhere below, and says so.
     for error in &mut response.errors {
         ensure_code(error);
