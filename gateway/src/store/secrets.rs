@@ -10,7 +10,8 @@ use std::path::Path;
 
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use sha2::{Digest, Sha256};
+
+use crate::authz::active::content_hash;
 
 use crate::error::Error;
 
@@ -77,9 +78,9 @@ pub fn new_registration_token() -> String {
     format!("fgrt_{}", hex(&bytes))
 }
 
-/// How a registration token is stored: its SHA-256.
+/// How a registration token is stored: its SHA-256, written as policy hashes are.
 pub fn token_hash(token: &str) -> String {
-    format!("sha256:{}", hex(&Sha256::digest(token.as_bytes())))
+    content_hash(token.as_bytes())
 }
 
 /// A secret of 32 random bytes (as 64 hexadecimal digits) kept in `file` of `data_dir`, created

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::{Audit, Write, conflict_on_unique, target_id};
+use super::{Audit, Write, bounded, conflict_on_unique, named, target_id};
 use crate::authz::{Action, Resource};
 use crate::error::Error;
 use crate::events::TeamEventKind;
@@ -34,21 +34,12 @@ pub struct GroupInput {
 impl GroupInput {
     /// The name trimmed and the description, or why they are not acceptable.
     fn validated(self) -> Result<(String, String), Error> {
-        let name = self.name.trim().to_owned();
-        if name.is_empty() {
-            return Err(Error::InvalidInput("a security group needs a name".into()));
-        }
-        if name.chars().count() > MAX_NAME {
-            return Err(Error::InvalidInput(format!(
-                "a security group's name has at most {MAX_NAME} characters"
-            )));
-        }
-        let description = self.description.unwrap_or_default().trim().to_owned();
-        if description.chars().count() > MAX_DESCRIPTION {
-            return Err(Error::InvalidInput(format!(
-                "a security group's description has at most {MAX_DESCRIPTION} characters"
-            )));
-        }
+        let name = named("a security group", &self.name, MAX_NAME)?;
+        let description = bounded(
+            "a security group's description",
+            &self.description.unwrap_or_default(),
+            MAX_DESCRIPTION,
+        )?;
         Ok((name, description))
     }
 }

@@ -315,6 +315,26 @@ pub(crate) fn team_groups(team: i32) -> sea_orm::sea_query::SelectStatement {
         .to_owned()
 }
 
+/// `text` trimmed, if it has at most `max` characters; `what` names it in the message ("a
+/// process's description").
+pub fn bounded(what: &str, text: &str, max: usize) -> Result<String, Error> {
+    let text = text.trim();
+    if text.chars().count() > max {
+        return Err(Error::InvalidInput(format!("{what} has at most {max} characters")));
+    }
+    Ok(text.to_owned())
+}
+
+/// A name, trimmed, neither empty nor longer than `max`; `what` is the thing named ("a
+/// process").
+pub fn named(what: &str, name: &str, max: usize) -> Result<String, Error> {
+    let name = bounded(&format!("{what}'s name"), name, max)?;
+    if name.is_empty() {
+        return Err(Error::InvalidInput(format!("{what} needs a name")));
+    }
+    Ok(name)
+}
+
 /// The error of an action the policy refused; `what` is the action in words.
 pub fn forbidden(what: &str) -> Error {
     Error::ForbiddenAction(what.to_owned())

@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::{Audit, Changes, Write, target_id};
+use super::{Audit, Changes, Write, named, target_id};
 use crate::authz::{Action, Resource};
 use crate::error::Error;
 use crate::store::entity::*;
@@ -51,7 +51,7 @@ async fn orchestrator_groups(w: &Write<'_>, id: i32) -> Result<Vec<i32>, Error> 
 }
 
 /// The security groups of a bot runner.
-pub(crate) async fn runner_groups(w: &Write<'_>, id: i32) -> Result<Vec<i32>, Error> {
+async fn runner_groups(w: &Write<'_>, id: i32) -> Result<Vec<i32>, Error> {
     Ok(bot_runner_security_group::Entity::find()
         .select_only()
         .column(bot_runner_security_group::Column::SecurityGroupId)
@@ -71,10 +71,7 @@ pub async fn update(
     let row = w.visible::<orchestrator::Entity>(id).await?;
     let groups = orchestrator_groups(w, id).await?;
     let resource = || Resource::grouped("Orchestrator", groups.iter().copied());
-    let name = match change.name {
-        Some(name) => Some(validated_name(&name)?),
-        None => None,
-    };
+    let name = change.name.map(|name| named("an orchestrator", &name, MAX_NAME)).transpose()?;
     let flags = [
         ("set-orchestrator-multitenancy", "multitenancy", change.multitenancy_enabled),
         (
@@ -132,19 +129,6 @@ pub async fn update(
     })
     .await?;
     Ok(row)
-}
-
-fn validated_name(name: &str) -> Result<String, Error> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(Error::InvalidInput("an orchestrator needs a name".into()));
-    }
-    if name.chars().count() > MAX_NAME {
-        return Err(Error::InvalidInput(format!(
-            "an orchestrator's name has at most {MAX_NAME} characters"
-        )));
-    }
-    Ok(name.to_owned())
 }
 
 /// A visible bot runner, its groups, and the resource it is to the policy.

@@ -13,7 +13,7 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
-use super::{Audit, Changes, Write, target_id};
+use super::{Audit, Changes, Write, bounded, named, target_id};
 use crate::authz::{Action, Relation, Resource};
 use crate::error::Error;
 use crate::store::entity::*;
@@ -59,20 +59,28 @@ pub struct FieldValue {
     pub value: String,
 }
 
-fn bounded(what: &str, text: &str, max: usize) -> Result<String, Error> {
-    let text = text.trim();
-    if text.chars().count() > max {
-        return Err(Error::InvalidInput(format!("{what} has at most {max} characters")));
-    }
-    Ok(text.to_owned())
+/// The security groups of a process.
+async fn process_groups(w: &Write<'_>, id: i32) -> Result<Vec<i32>, Error> {
+    Ok(process_security_group::Entity::find()
+        .select_only()
+        .column(process_security_group::Column::SecurityGroupId)
+        .filter(process_security_group::Column::ProcessId.eq(id))
+        .into_tuple()
+        .all(w.db())
+        .await?)
 }
 
-fn named(what: &str, name: &str) -> Result<String, Error> {
-    let name = bounded(&format!("{what}'s name"), name, MAX_NAME)?;
-    if name.is_empty() {
-        return Err(Error::InvalidInput(format!("{what} needs a name")));
-    }
-    Ok(name)
+/// The process a job belongs to, and its security groups (what audit entries about the job
+/// and its tasks record); `missing` is the error if it is gone.
+async fn process_of_job(
+    w: &Write<'_>,
+    job: &job::Model,
+    missing: impl FnOnce() -> Error,
+) -> Result<(process::Model, Vec<i32>), Error> {
+    let process =
+        process::Entity::find_by_id(job.process_id).one(w.db()).await?.ok_or_else(missing)?;
+    let groups = process_groups(w, process.id).await?;
+    Ok((process, groups))
 }
 
 /// A process as the policy sees it: its security groups and how the caller relates to it.
@@ -80,13 +88,7 @@ async fn process_resource(
     w: &Write<'_>,
     process: &process::Model,
 ) -> Result<(Resource, Vec<i32>), Error> {
-    let groups: Vec<i32> = process_security_group::Entity::find()
-        .select_only()
-        .column(process_security_group::Column::SecurityGroupId)
-        .filter(process_security_group::Column::ProcessId.eq(process.id))
-        .into_tuple()
-        .all(w.db())
-        .await?;
+    let groups = process_groups(w, process.id).await?;
     let launcher = process_launcher::Entity::find()
         .filter(process_launcher::Column::ProcessId.eq(process.id))
         .filter(process_launcher::Column::UserId.eq(w.actor()))
@@ -127,11 +129,6 @@ fn process_audit(
     }
 }
 
-/// A form the caller can see, by id.
-async fn visible_form(w: &Write<'_>, id: i32) -> Result<form::Model, Error> {
-    w.visible::<form::Entity>(id).await
-}
-
 /// Creates a process. With Advanced Access Management on, it joins the security groups of its
 /// creator, so that it stays within their reach.
 pub async fn create_process(w: &Write<'_>, change: ProcessChange) -> Result<process::Model, Error> {
@@ -140,14 +137,14 @@ pub async fn create_process(w: &Write<'_>, change: ProcessChange) -> Result<proc
         Action::named("create-process"),
         "create processes",
     )?;
-    let name = named("a process", change.name.as_deref().unwrap_or_default())?;
+    let name = named("a process", change.name.as_deref().unwrap_or_default(), MAX_NAME)?;
     let description = bounded(
         "a process's description",
         change.description.as_deref().unwrap_or_default(),
         MAX_DESCRIPTION,
     )?;
     let form_id = match change.form_id.flatten() {
-        Some(id) => Some(visible_form(w, id).await?.id),
+        Some(id) => Some(w.visible::<form::Entity>(id).await?.id),
         None => None,
     };
     let process = process::ActiveModel {
@@ -203,13 +200,13 @@ pub async fn update_process(
     change: ProcessChange,
 ) -> Result<process::Model, Error> {
     let (process, groups) = process_for(w, id, "update-process", "edit").await?;
-    let name = change.name.map(|name| named("a process", &name)).transpose()?;
+    let name = change.name.map(|name| named("a process", &name, MAX_NAME)).transpose()?;
     let description = change
         .description
         .map(|text| bounded("a process's description", &text, MAX_DESCRIPTION))
         .transpose()?;
     let form = match change.form_id {
-        Some(Some(id)) => Some(Some(visible_form(w, id).await?.id)),
+        Some(Some(id)) => Some(Some(w.visible::<form::Entity>(id).await?.id)),
         other => other,
     };
     let mut changes = Changes::default();
@@ -348,11 +345,8 @@ async fn job_for(
         Action::named(action),
         &format!("{what} job {id}"),
     )?;
-    let process = process::Entity::find_by_id(job.process_id)
-        .one(w.db())
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("there is no Job:{id}")))?;
-    let groups = process_resource(w, &process).await?.1;
+    let (process, groups) =
+        process_of_job(w, &job, || Error::NotFound(format!("there is no Job:{id}"))).await?;
     Ok((job, process, groups))
 }
 
@@ -471,11 +465,8 @@ pub async fn complete_task(
         None => None,
     };
     let values = validated_values(form.as_ref(), values)?;
-    let process = process::Entity::find_by_id(job.process_id)
-        .one(w.db())
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("there is no Task:{id}")))?;
-    let groups = process_resource(w, &process).await?.1;
+    let (process, groups) =
+        process_of_job(w, &job, || Error::NotFound(format!("there is no Task:{id}"))).await?;
     let fields: Vec<&str> = values.iter().map(|v| v.name.as_str()).collect();
     let details = json!({ "jobId": job.id, "fields": fields });
     let stored = serde_json::to_string(&values)
@@ -596,7 +587,7 @@ fn form_audit(action: &'static str, form: &form::Model, details: Value) -> Audit
 /// Creates a form.
 pub async fn create_form(w: &Write<'_>, change: FormChange) -> Result<form::Model, Error> {
     w.authorize(Resource::plain("Form"), Action::named("create-form"), "create forms")?;
-    let name = named("a form", change.name.as_deref().unwrap_or_default())?;
+    let name = named("a form", change.name.as_deref().unwrap_or_default(), MAX_NAME)?;
     let field_names = validated_fields(change.field_names.unwrap_or_default())?;
     let form = form::ActiveModel {
         team_id: Set(w.team()),
@@ -623,7 +614,7 @@ pub async fn update_form(w: &Write<'_>, id: i32, change: FormChange) -> Result<f
         Action::named("update-form"),
         &format!("edit form {}", form.name),
     )?;
-    let name = change.name.map(|name| named("a form", &name)).transpose()?;
+    let name = change.name.map(|name| named("a form", &name, MAX_NAME)).transpose()?;
     let fields = change.field_names.map(validated_fields).transpose()?;
     let mut changes = Changes::default();
     let mut changed = form.clone().into_active_model();

@@ -15,8 +15,7 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
-use super::orchestrator::runner_groups;
-use super::{Audit, Changes, Write, conflict_on_unique, target_id};
+use super::{Audit, Changes, Write, bounded, conflict_on_unique, target_id};
 use crate::authz::{Action, Resource};
 use crate::error::Error;
 use crate::store::entity::*;
@@ -74,12 +73,7 @@ pub async fn publish_version(
     comment: Option<String>,
 ) -> Result<(workflow_version::Model, workflow::Model), Error> {
     let workflow = acting_on(w, id, "publish-workflow-version", "publish").await?;
-    let comment = comment.unwrap_or_default().trim().to_owned();
-    if comment.chars().count() > MAX_COMMENT {
-        return Err(Error::InvalidInput(format!(
-            "a version's comment has at most {MAX_COMMENT} characters"
-        )));
-    }
+    let comment = bounded("a version's comment", &comment.unwrap_or_default(), MAX_COMMENT)?;
     let latest: Option<i32> = workflow_version::Entity::find()
         .select_only()
         .column_as(workflow_version::Column::Number.max(), "latest")
@@ -261,24 +255,6 @@ pub async fn run(w: &Write<'_>, id: i32) -> Result<workflow_run::Model, Error> {
         .await?;
     let approved: Vec<&bot_runner::Model> =
         assigned.iter().filter(|r| r.approval_state == ApprovalState::Approved).collect();
-    if approved.is_empty() {
-        return Err(Error::Conflict(if assigned.is_empty() {
-            format!(
-                "workflow {} has no bot runner assigned; assign an approved runner first",
-                workflow.name
-            )
-        } else {
-            let names: Vec<String> = assigned
-                .iter()
-                .map(|r| format!("{} ({})", r.machine_name, r.approval_state.to_value()))
-                .collect();
-            format!(
-                "no bot runner of workflow {} is approved: {}; only approved runners take work",
-                workflow.name,
-                names.join(", ")
-            )
-        }));
-    }
     let busy: HashMap<i32, u64> = workflow_run::Entity::find()
         .select_only()
         .column(workflow_run::Column::BotRunnerId)
@@ -295,10 +271,22 @@ pub async fn run(w: &Write<'_>, id: i32) -> Result<workflow_run::Model, Error> {
     let Some(runner) =
         approved.iter().min_by_key(|r| (busy.get(&r.id).copied().unwrap_or(0), r.id))
     else {
-        return Err(Error::Conflict(format!(
-            "workflow {} has no approved bot runner",
-            workflow.name
-        )));
+        return Err(Error::Conflict(if assigned.is_empty() {
+            format!(
+                "workflow {} has no bot runner assigned; assign an approved runner first",
+                workflow.name
+            )
+        } else {
+            let names: Vec<String> = assigned
+                .iter()
+                .map(|r| format!("{} ({})", r.machine_name, r.approval_state.to_value()))
+                .collect();
+            format!(
+                "no bot runner of workflow {} is approved: {}; only approved runners take work",
+                workflow.name,
+                names.join(", ")
+            )
+        }));
     };
     let starter = w.user(w.actor()).await?;
     let now = Utc::now();
@@ -458,17 +446,24 @@ pub async fn assign_runners(
         return Err(Error::NotFound(format!("there is no BotRunner:{missing}")));
     }
     if let Some(group) = workflow.security_group_id {
-        for runner in &runners {
-            if !runner_groups(w, runner.id).await?.contains(&group) {
-                let group_name = security_group::Entity::find_by_id(group)
-                    .one(w.db())
-                    .await?
-                    .map_or_else(|| format!("SecurityGroup:{group}"), |g| g.name);
-                return Err(Error::Conflict(format!(
-                    "bot runner {} is not in security group {group_name} of workflow {}; a runner works only for workflows of its groups",
-                    runner.machine_name, workflow.name
-                )));
-            }
+        // The wanted runners that are in the group, in one query.
+        let in_group: Vec<i32> = bot_runner_security_group::Entity::find()
+            .select_only()
+            .column(bot_runner_security_group::Column::BotRunnerId)
+            .filter(bot_runner_security_group::Column::SecurityGroupId.eq(group))
+            .filter(bot_runner_security_group::Column::BotRunnerId.is_in(wanted.iter().copied()))
+            .into_tuple()
+            .all(w.db())
+            .await?;
+        if let Some(runner) = runners.iter().find(|r| !in_group.contains(&r.id)) {
+            let group_name = security_group::Entity::find_by_id(group)
+                .one(w.db())
+                .await?
+                .map_or_else(|| format!("SecurityGroup:{group}"), |g| g.name);
+            return Err(Error::Conflict(format!(
+                "bot runner {} is not in security group {group_name} of workflow {}; a runner works only for workflows of its groups",
+                runner.machine_name, workflow.name
+            )));
         }
     }
     if let Some(runner) = runners.iter().find(|r| r.approval_state != ApprovalState::Approved) {
