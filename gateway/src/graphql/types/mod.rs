@@ -61,6 +61,20 @@ pub(crate) async fn build_one<T: Build>(
     }
 }
 
+/// The object behind an optional relation key (a nullable foreign key), built: `None` when
+/// there is no key or nothing visible behind it.
+pub(crate) async fn build_key<K, T>(ctx: &Context<'_>, key: Option<K>) -> Result<Option<T>>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    Batcher: Loader<K, Value = T::Row, Error = Arc<Error>>,
+    T: Build,
+{
+    match key {
+        None => Ok(None),
+        Some(key) => build_one(ctx, load(ctx, key).await?).await,
+    }
+}
+
 /// The field being resolved on an object of `class`, listing the `T`s related to it through
 /// `key`: checked by the policy, loaded in one batch with the siblings' lists, then paged.
 pub(crate) async fn related<K, T>(

@@ -4,7 +4,9 @@
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
-use super::{Build, SecurityGroup, User, build_one, grouped, related, security_groups, user};
+use super::{
+    Build, SecurityGroup, User, build_key, build_one, grouped, related, security_groups, user,
+};
 use crate::authz::{ClassId, Resource};
 use crate::graphql::connection::Connection;
 use crate::graphql::context::{classify, load, load_many, permit, read};
@@ -239,10 +241,7 @@ impl WorkflowRun {
     /// The bot runner it runs on (if you may see it).
     async fn bot_runner(&self, ctx: &Context<'_>) -> Result<Option<BotRunner>> {
         permit(ctx, self.class)?;
-        let Some(id) = self.row.bot_runner_id else {
-            return Ok(None);
-        };
-        build_one(ctx, load(ctx, BotRunnerById(id)).await?).await
+        build_key(ctx, self.row.bot_runner_id.map(BotRunnerById)).await
     }
     /// Who started it.
     async fn started_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {

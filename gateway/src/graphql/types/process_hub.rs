@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
-use super::{Build, SecurityGroup, User, build_one, related, security_groups, user};
+use super::{Build, SecurityGroup, User, build_key, build_one, related, security_groups, user};
 use crate::authz::{ClassId, Relation, Resource};
 use crate::graphql::connection::Connection;
 use crate::graphql::context::{classify, load, load_many, permit, read, request};
@@ -81,10 +81,7 @@ impl Process {
     /// The form its tasks collect, if it has one (and you may see forms).
     async fn form(&self, ctx: &Context<'_>) -> Result<Option<Form>> {
         permit(ctx, self.class)?;
-        let Some(id) = self.row.form_id else {
-            return Ok(None);
-        };
-        build_one(ctx, load(ctx, FormById(id)).await?).await
+        build_key(ctx, self.row.form_id.map(FormById)).await
     }
     /// Its jobs (those you may see).
     async fn jobs(
@@ -149,10 +146,7 @@ impl Job {
     /// The job this one retries, if it is a retry (and you may see it).
     async fn retry_of(&self, ctx: &Context<'_>) -> Result<Option<Job>> {
         permit(ctx, self.class)?;
-        let Some(id) = self.row.retry_of else {
-            return Ok(None);
-        };
-        build_one(ctx, load(ctx, JobById(id)).await?).await
+        build_key(ctx, self.row.retry_of.map(JobById)).await
     }
     /// Its tasks (those you may see).
     async fn tasks(
@@ -215,10 +209,7 @@ impl Task {
     /// The form to fill in.
     async fn form(&self, ctx: &Context<'_>) -> Result<Option<Form>> {
         permit(ctx, self.class)?;
-        let Some(id) = self.row.form_id else {
-            return Ok(None);
-        };
-        build_one(ctx, load(ctx, FormById(id)).await?).await
+        build_key(ctx, self.row.form_id.map(FormById)).await
     }
     /// The fields its form asks for, in order: what `completeTask` takes (readable by whoever
     /// sees the task, even without access to forms).

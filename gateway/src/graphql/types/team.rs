@@ -5,8 +5,8 @@ use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::{
-    AuditLogFilter, BotRunner, Build, Form, Job, Orchestrator, Process, Task, Workflow, build_one,
-    grouped, related, team_list, team_list_where,
+    AuditLogFilter, BotRunner, Build, Form, Job, Orchestrator, Process, Task, Workflow, build_key,
+    build_one, grouped, related, team_list, team_list_where,
 };
 use crate::authz::{ClassId, PolicyInfo as Info, Relation, Resource};
 use crate::graphql::connection::Connection;
@@ -210,8 +210,7 @@ impl Build for User {
 
 /// Loads and builds the user with this id, if visible.
 pub(crate) async fn user(ctx: &Context<'_>, id: Option<i32>) -> Result<Option<User>> {
-    let Some(id) = id else { return Ok(None) };
-    build_one(ctx, load(ctx, UserById(id)).await?).await
+    build_key(ctx, id.map(UserById)).await
 }
 
 #[Object]
@@ -426,10 +425,7 @@ impl SecurityGroup {
     /// Its orchestrator (at most one).
     async fn orchestrator(&self, ctx: &Context<'_>) -> Result<Option<Orchestrator>> {
         permit(ctx, self.class)?;
-        let Some(id) = self.row.orchestrator_id else {
-            return Ok(None);
-        };
-        build_one(ctx, load(ctx, OrchestratorById(id)).await?).await
+        build_key(ctx, self.row.orchestrator_id.map(OrchestratorById)).await
     }
     /// Its workflows.
     async fn workflows(
