@@ -205,16 +205,12 @@ const AAM_OFF: &str =
 
 #[tokio::test]
 async fn every_role_against_every_daily_mutation_with_aam_on() -> anyhow::Result<()> {
-    let failures = run_matrix(&matrix(true), None).await?;
-    anyhow::ensure!(failures.is_empty(), "{} failed:\n{}", failures.len(), failures.join("\n"));
-    Ok(())
+    run_matrix(&matrix(true), None).await
 }
 
 #[tokio::test]
 async fn every_role_against_every_daily_mutation_with_aam_off() -> anyhow::Result<()> {
-    let failures = run_matrix(&matrix(false), Some(AAM_OFF)).await?;
-    anyhow::ensure!(failures.is_empty(), "{} failed:\n{}", failures.len(), failures.join("\n"));
-    Ok(())
+    run_matrix(&matrix(false), Some(AAM_OFF)).await
 }
 
 /// The invariants of domain §3–§5, each violated on purpose under a policy module that allows
