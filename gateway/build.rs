@@ -16,7 +16,7 @@ fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let workspace = manifest_dir.parent().unwrap_or(&manifest_dir).to_path_buf();
     let policy_dir = workspace.join("policy-wasm");
-    for watched in ["src", "wit", "Cargo.toml"] {
+    for watched in ["src", "wit", "Cargo.toml", "cases.toml"] {
         println!("cargo::rerun-if-changed={}", policy_dir.join(watched).display());
     }
     let module = build_policy::build(&workspace, "fieldguard-policy", &[]);

@@ -9,15 +9,18 @@
 //! held by the gateway and the database whatever policy is loaded; the rules below repeat the
 //! ones a policy author may want to tighten, never loosen.
 
+use std::collections::HashMap;
+
 use crate::{
-    Action, Decision, OrchestratorRole, PortalRole, ProcessHubRole, Relation, Resource,
+    Action, Decision, OrchestratorRole, PortalRole, ProcessHubRole, Relation, Resource, Tables,
     access::Access, deny, visibility,
 };
 use OrchestratorRole::{Admin, Developer, Operator};
 use ProcessHubRole::{Administrator, ProcessManager};
 
 /// Who may perform an action.
-enum Rule {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
     /// Team managers: OWNER, ADMIN and SECURITY_ADMIN.
     TeamManagers,
     /// OWNER and ADMIN.
@@ -57,68 +60,104 @@ const PROCESS_AUTHORS: &[ProcessHubRole] = &[Administrator, ProcessManager];
 /// Who may be a process's launcher or a task's assignee and act on that.
 const HUB_MEMBERS: &[ProcessHubRole] = &[Administrator, ProcessManager, ProcessHubRole::User];
 
-/// The table: who may perform `action`. `None` means no rule, which denies.
-fn rule(action: &str) -> Option<Rule> {
-    use Rule::*;
-    let rule = match action {
-        // Members and invitations (domain §2).
-        "invite-members" | "import-members" => Grant,
-        "revoke-invitation" => TeamManagers,
-        "accept-invitation" => Invitee,
-        "change-member-role" => ChangeRole,
-        "transfer-ownership" => TransferOwnership,
-        "set-member-access" | "copy-member-access" => ManageMember,
-        "suspend-member" | "reactivate-member" | "remove-member" => ManageMember,
+use Rule::*;
 
-        // The team's settings.
-        "set-advanced-access-management" => TeamAdmins,
+/// The table: who may perform each action. An action no row names is denied.
+pub const ROWS: &[(&[&str], Rule)] = &[
+    // Members and invitations (domain §2).
+    (&["invite-members", "import-members"], Grant),
+    (&["revoke-invitation"], TeamManagers),
+    (&["accept-invitation"], Invitee),
+    (&["change-member-role"], ChangeRole),
+    (&["transfer-ownership"], TransferOwnership),
+    (&["set-member-access", "copy-member-access"], ManageMember),
+    (&["suspend-member", "reactivate-member", "remove-member"], ManageMember),
+    // The team's settings.
+    (&["set-advanced-access-management"], TeamAdmins),
+    // Security groups (domain §2, §3).
+    (
+        &[
+            "create-security-group",
+            "update-security-group",
+            "set-security-group-enabled",
+            "delete-security-group",
+            "add-security-group-members",
+            "remove-security-group-members",
+        ],
+        TeamManagers,
+    ),
+    // The object attached or detached is the resource: its product decides who else may.
+    (&["attach-to-security-group", "detach-from-security-group"], GroupObjects),
+    // Orchestrators (domain §4): each setting is its own action. An ANALYST only views, so no
+    // row names them.
+    (
+        &[
+            "rename-orchestrator",
+            "set-orchestrator-multitenancy",
+            "configure-orchestrator-api-integration",
+            "configure-orchestrator-zapier",
+        ],
+        Orchestrator(ORCHESTRATOR_ADMINS),
+    ),
+    // Workflows (domain §4).
+    (&["publish-workflow-version", "switch-workflow-version"], Orchestrator(BUILDERS)),
+    (&["set-workflow-webhook", "set-workflow-logging"], Orchestrator(BUILDERS)),
+    (&["set-workflow-schedule"], Orchestrator(SCHEDULERS)),
+    (&["run-workflow", "enqueue-work-item", "remove-work-item"], Orchestrator(RUNNERS)),
+    (&["assign-bot-runners"], Orchestrator(BUILDERS)),
+    // Bot runners (domain §4).
+    (&["set-rdp-credentials"], Orchestrator(BUILDERS)),
+    (&["approve-bot-runner", "create-registration-token"], Orchestrator(ORCHESTRATOR_ADMINS)),
+    // Process Hub (domain §5).
+    (&["create-process", "create-form", "update-form"], ProcessHub(PROCESS_AUTHORS)),
+    (
+        &["update-process", "set-launch-permissions"],
+        AdministratorOr(Relation::CREATOR, &[ProcessManager]),
+    ),
+    (&["launch-process"], AdministratorOr(Relation::LAUNCHER, HUB_MEMBERS)),
+    (&["cancel-job", "retry-job"], ProcessHub(&[Administrator])),
+    (&["complete-task"], AdministratorOr(Relation::ASSIGNEE, HUB_MEMBERS)),
+];
 
-        // Security groups (domain §2, §3).
-        "create-security-group"
-        | "update-security-group"
-        | "set-security-group-enabled"
-        | "delete-security-group"
-        | "add-security-group-members"
-        | "remove-security-group-members" => TeamManagers,
-        // The object attached or detached is the resource: its product decides who else may.
-        "attach-to-security-group" | "detach-from-security-group" => GroupObjects,
+/// The action rules, ready for lookup by name.
+#[derive(Clone, Debug, Default)]
+pub struct Table(HashMap<&'static str, Rule>);
 
-        // Orchestrators (domain §4): each setting is its own action. An ANALYST only views,
-        // so no row names them.
-        "rename-orchestrator"
-        | "set-orchestrator-multitenancy"
-        | "configure-orchestrator-api-integration"
-        | "configure-orchestrator-zapier" => Orchestrator(ORCHESTRATOR_ADMINS),
-
-        // Workflows (domain §4).
-        "publish-workflow-version" | "switch-workflow-version" => Orchestrator(BUILDERS),
-        "set-workflow-webhook" | "set-workflow-logging" => Orchestrator(BUILDERS),
-        "set-workflow-schedule" => Orchestrator(SCHEDULERS),
-        "run-workflow" | "enqueue-work-item" | "remove-work-item" => Orchestrator(RUNNERS),
-        "assign-bot-runners" => Orchestrator(BUILDERS),
-
-        // Bot runners (domain §4).
-        "set-rdp-credentials" => Orchestrator(BUILDERS),
-        "approve-bot-runner" | "create-registration-token" => Orchestrator(ORCHESTRATOR_ADMINS),
-
-        // Process Hub (domain §5).
-        "create-process" | "create-form" | "update-form" => ProcessHub(PROCESS_AUTHORS),
-        "update-process" | "set-launch-permissions" => {
-            AdministratorOr(Relation::CREATOR, &[ProcessManager])
+impl Table {
+    /// The table of these rows.
+    pub fn from_rows(rows: &[(&'static [&'static str], Rule)]) -> Self {
+        let mut table = Self::default();
+        for (actions, rule) in rows {
+            for action in *actions {
+                table.set(action, Some(*rule));
+            }
         }
-        "launch-process" => AdministratorOr(Relation::LAUNCHER, HUB_MEMBERS),
-        "cancel-job" | "retry-job" => ProcessHub(&[Administrator]),
-        "complete-task" => AdministratorOr(Relation::ASSIGNEE, HUB_MEMBERS),
+        table
+    }
 
-        _ => return None,
-    };
-    Some(rule)
+    /// The rule for `action`, if a row names it.
+    pub fn rule(&self, action: &str) -> Option<Rule> {
+        self.0.get(action).copied()
+    }
+
+    /// Sets (or, with `None`, removes) the rule of one action.
+    pub fn set(&mut self, action: &'static str, rule: Option<Rule>) {
+        match rule {
+            Some(rule) => self.0.insert(action, rule),
+            None => self.0.remove(action),
+        };
+    }
+
+    /// Every action a row names.
+    pub fn actions(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.keys().copied()
+    }
 }
 
 /// Whether the principal can see the object acted on: an action never reaches further than
 /// reading does.
-fn sees(access: &Access<'_>, resource: &Resource) -> bool {
-    visibility::admits(&visibility::of(access, &resource.type_name), resource)
+fn sees(tables: &Tables<'_>, access: &Access<'_>, resource: &Resource) -> bool {
+    visibility::admits(&visibility::of(tables, access, &resource.type_name), resource)
 }
 
 /// How broad a portal role is: a larger number is broader (domain §2).
@@ -132,22 +171,27 @@ pub fn breadth(role: PortalRole) -> u8 {
     }
 }
 
-/// Decides whether the principal may perform `action` on `resource`.
-pub fn perform(access: &Access<'_>, resource: &Resource, action: &Action) -> Decision {
+/// Decides whether the principal may perform `action` on `resource`, by these tables.
+pub fn perform(
+    tables: &Tables<'_>,
+    access: &Access<'_>,
+    resource: &Resource,
+    action: &Action,
+) -> Decision {
     let name = action.name.as_str();
-    let Some(rule) = rule(name) else {
+    let Some(rule) = tables.actions.rule(name) else {
         return deny(&format!("no rule allows the action `{name}`"));
     };
     let me = access.principal().portal_role;
     let on_myself = resource.relations.contains(Relation::IS_PRINCIPAL);
     let broader_than = |role: Option<PortalRole>| role.is_some_and(|r| breadth(me) > breadth(r));
     let verdict: Result<(), &str> = match rule {
-        Rule::TeamManagers => access.manages_team().then_some(()).ok_or("only team managers may"),
-        Rule::TeamAdmins => matches!(me, PortalRole::Owner | PortalRole::Admin)
+        TeamManagers => access.manages_team().then_some(()).ok_or("only team managers may"),
+        TeamAdmins => matches!(me, PortalRole::Owner | PortalRole::Admin)
             .then_some(())
             .ok_or("only the owner and admins may"),
         // Asked without a role, the question is whether they may invite at all.
-        Rule::Grant => {
+        Grant => {
             if !access.manages_team() {
                 Err("only team managers may")
             } else if action.requested_role.is_some() && !broader_than(action.requested_role) {
@@ -156,7 +200,7 @@ pub fn perform(access: &Access<'_>, resource: &Resource, action: &Action) -> Dec
                 Ok(())
             }
         }
-        Rule::ChangeRole => {
+        ChangeRole => {
             if !access.manages_team() {
                 Err("only team managers may")
             } else if on_myself {
@@ -169,7 +213,7 @@ pub fn perform(access: &Access<'_>, resource: &Resource, action: &Action) -> Dec
                 Ok(())
             }
         }
-        Rule::TransferOwnership => {
+        TransferOwnership => {
             if me != PortalRole::Owner {
                 Err("only the owner may")
             } else if on_myself {
@@ -178,7 +222,7 @@ pub fn perform(access: &Access<'_>, resource: &Resource, action: &Action) -> Dec
                 Ok(())
             }
         }
-        Rule::ManageMember => {
+        ManageMember => {
             if !access.manages_team() {
                 Err("only team managers may")
             } else if on_myself {
@@ -189,8 +233,8 @@ pub fn perform(access: &Access<'_>, resource: &Resource, action: &Action) -> Dec
                 Ok(())
             }
         }
-        Rule::Invitee => on_myself.then_some(()).ok_or("only the person invited may"),
-        Rule::GroupObjects => {
+        Invitee => on_myself.then_some(()).ok_or("only the person invited may"),
+        GroupObjects => {
             let product_admin = match resource.type_name.as_str() {
                 "Orchestrator" | "Workflow" | "BotRunner" => {
                     access.orchestrator() == Some(OrchestratorRole::Admin)
@@ -202,23 +246,25 @@ pub fn perform(access: &Access<'_>, resource: &Resource, action: &Action) -> Dec
                 .then_some(())
                 .ok_or("only team managers and the product's administrators may")
         }
-        Rule::Orchestrator(roles) => {
+        Orchestrator(roles) => {
             if !access.orchestrator_is(roles) {
                 Err("the principal's Orchestrator role does not allow it")
-            } else if !sees(access, resource) {
+            } else if !sees(tables, access, resource) {
                 Err("the object is outside the principal's security groups")
             } else {
                 Ok(())
             }
         }
-        Rule::ProcessHub(roles) => access
+        ProcessHub(roles) => access
             .process_hub()
             .is_some_and(|role| roles.contains(&role))
             .then_some(())
             .ok_or("the principal's Process Hub role does not allow it"),
-        Rule::AdministratorOr(relation, roles) => match access.process_hub() {
+        AdministratorOr(relation, roles) => match access.process_hub() {
             None => Err("Process Hub is not enabled for the principal"),
-            Some(_) if !sees(access, resource) => Err("the object is not visible to the principal"),
+            Some(_) if !sees(tables, access, resource) => {
+                Err("the object is not visible to the principal")
+            }
             Some(Administrator) => Ok(()),
             Some(role) if roles.contains(&role) && resource.relations.contains(relation) => Ok(()),
             Some(_) => Err("the principal's Process Hub role and relation do not allow it"),

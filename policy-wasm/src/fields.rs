@@ -7,13 +7,16 @@
 //! is readable wherever the list was, and nothing of an object the principal may not see is
 //! readable at all.
 
+use std::collections::HashMap;
+
 use crate::{
-    Decision, OrchestratorRole::*, ProcessHubRole, Relation, Resource, access::Access, deny,
-    visibility,
+    Decision, OrchestratorRole::*, ProcessHubRole, Relation, Resource, Tables, access::Access,
+    deny, visibility,
 };
 
 /// Who may read a field.
-enum Rule {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rule {
     /// Whoever may see the object.
     Seen,
     /// Team managers (OWNER, ADMIN, SECURITY_ADMIN).
@@ -30,167 +33,283 @@ enum Rule {
     ProcessOwners,
 }
 
-/// The table: who may read `type_name.field`. `None` means no rule, which denies.
-fn rule(type_name: &str, field: &str) -> Option<Rule> {
-    use Rule::*;
-    let rule = match (type_name, field) {
-        // Entry points: what they return is filtered by visibility.
-        (
-            "Query",
-            "me" | "myTeams" | "team" | "orchestrator" | "workflow" | "botRunner" | "process"
-            | "securityGroup" | "node" | "policy",
-        ) => Seen,
-        // Mutations: each is then decided as an action (see `actions.rs`).
-        (
-            "Mutation",
-            "inviteMembers"
-            | "revokeInvitation"
-            | "acceptInvitation"
-            | "changeMemberRole"
-            | "transferOwnership"
-            | "setMemberAccess"
-            | "copyMemberAccess"
-            | "suspendMember"
-            | "reactivateMember"
-            | "removeMember"
-            | "importMembers"
-            | "setAdvancedAccessManagement"
-            | "createSecurityGroup"
-            | "updateSecurityGroup"
-            | "setSecurityGroupEnabled"
-            | "deleteSecurityGroup"
-            | "addSecurityGroupMembers"
-            | "removeSecurityGroupMembers"
-            | "attachToSecurityGroup"
-            | "detachFromSecurityGroup",
-        ) => Seen,
-        (
-            "Mutation",
-            "updateOrchestrator"
-            | "publishWorkflowVersion"
-            | "switchWorkflowVersion"
-            | "configureWorkflow"
-            | "runWorkflow"
-            | "enqueueWorkItem"
-            | "removeWorkItem"
-            | "assignBotRunners"
-            | "approveBotRunner"
-            | "createRegistrationToken"
-            | "setRdpCredentials"
-            | "createProcess"
-            | "updateProcess"
-            | "setLaunchPermissions"
-            | "launchProcess"
-            | "cancelJob"
-            | "retryJob"
-            | "completeTask"
-            | "createForm"
-            | "updateForm",
-        ) => Seen,
-        // The token is shown once, to whoever created it.
-        ("NewRegistrationToken", "token" | "registrationToken") => Seen,
-        ("InviteMembersPayload", "results") | ("ImportMembersPayload", "rows") => Seen,
-        ("InviteResult", "email" | "invitation" | "error") => Seen,
-        ("ImportRow", "line" | "email" | "invitation" | "error") => Seen,
-        ("Subscription", "teamEvents") => Seen,
-        // An event is for team managers, and for the member it is about.
-        (
-            "TeamEvent",
-            "kind" | "at" | "actorId" | "membershipId" | "userIds" | "email" | "portalRole"
-            | "securityGroupId",
-        ) => TeamManagersOrSelf,
-        ("MyTeam", "id" | "name" | "portalRole" | "acting") => Seen,
-        ("PolicyInfo", "name" | "hash" | "loadedAt" | "source") => Seen,
+use Rule::*;
 
-        ("Team", "id" | "name" | "advancedAccessManagement" | "owner") => Seen,
-        ("Team", "billingPlan") => Billing,
-        (
-            "Team",
-            "members" | "invitations" | "securityGroups" | "orchestrators" | "workflows"
-            | "botRunners" | "processes" | "jobs" | "tasks" | "forms" | "auditLog",
-        ) => Seen,
+/// The table: who may read each field of each type. A field no row names is denied.
+pub const ROWS: &[(&str, &[&str], Rule)] = &[
+    // Entry points: what they return is filtered by visibility.
+    (
+        "Query",
+        &[
+            "me",
+            "myTeams",
+            "team",
+            "orchestrator",
+            "workflow",
+            "botRunner",
+            "process",
+            "securityGroup",
+            "node",
+            "policy",
+        ],
+        Seen,
+    ),
+    // Mutations: each is then decided as an action (see `actions.rs`).
+    (
+        "Mutation",
+        &[
+            "inviteMembers",
+            "revokeInvitation",
+            "acceptInvitation",
+            "changeMemberRole",
+            "transferOwnership",
+            "setMemberAccess",
+            "copyMemberAccess",
+            "suspendMember",
+            "reactivateMember",
+            "removeMember",
+            "importMembers",
+            "setAdvancedAccessManagement",
+            "createSecurityGroup",
+            "updateSecurityGroup",
+            "setSecurityGroupEnabled",
+            "deleteSecurityGroup",
+            "addSecurityGroupMembers",
+            "removeSecurityGroupMembers",
+            "attachToSecurityGroup",
+            "detachFromSecurityGroup",
+        ],
+        Seen,
+    ),
+    (
+        "Mutation",
+        &[
+            "updateOrchestrator",
+            "publishWorkflowVersion",
+            "switchWorkflowVersion",
+            "configureWorkflow",
+            "runWorkflow",
+            "enqueueWorkItem",
+            "removeWorkItem",
+            "assignBotRunners",
+            "approveBotRunner",
+            "createRegistrationToken",
+            "setRdpCredentials",
+            "createProcess",
+            "updateProcess",
+            "setLaunchPermissions",
+            "launchProcess",
+            "cancelJob",
+            "retryJob",
+            "completeTask",
+            "createForm",
+            "updateForm",
+        ],
+        Seen,
+    ),
+    // The token is shown once, to whoever created it.
+    ("NewRegistrationToken", &["token", "registrationToken"], Seen),
+    ("InviteMembersPayload", &["results"], Seen),
+    ("ImportMembersPayload", &["rows"], Seen),
+    ("InviteResult", &["email", "invitation", "error"], Seen),
+    ("ImportRow", &["line", "email", "invitation", "error"], Seen),
+    ("Subscription", &["teamEvents"], Seen),
+    // An event is for team managers, and for the member it is about.
+    (
+        "TeamEvent",
+        &[
+            "kind",
+            "at",
+            "actorId",
+            "membershipId",
+            "userIds",
+            "email",
+            "portalRole",
+            "securityGroupId",
+        ],
+        TeamManagersOrSelf,
+    ),
+    ("MyTeam", &["id", "name", "portalRole", "acting"], Seen),
+    ("PolicyInfo", &["name", "hash", "loadedAt", "source"], Seen),
+    ("Team", &["id", "name", "advancedAccessManagement", "owner"], Seen),
+    ("Team", &["billingPlan"], Billing),
+    (
+        "Team",
+        &[
+            "members",
+            "invitations",
+            "securityGroups",
+            "orchestrators",
+            "workflows",
+            "botRunners",
+            "processes",
+            "jobs",
+            "tasks",
+            "forms",
+            "auditLog",
+        ],
+        Seen,
+    ),
+    ("User", &["id", "displayName", "email"], Seen),
+    ("User", &["status"], TeamManagersOrSelf),
+    ("Membership", &["id", "user", "portalRole", "joinedAt", "suspended"], Seen),
+    (
+        "Membership",
+        &["products", "orchestratorRole", "processHubRole", "auditLogAccess", "securityGroups"],
+        TeamManagersOrSelf,
+    ),
+    (
+        "Invitation",
+        &[
+            "id",
+            "email",
+            "portalRole",
+            "products",
+            "orchestratorRole",
+            "processHubRole",
+            "invitedBy",
+            "status",
+            "createdAt",
+            "expiresAt",
+        ],
+        TeamManagers,
+    ),
+    (
+        "SecurityGroup",
+        &[
+            "id",
+            "name",
+            "description",
+            "enabled",
+            "members",
+            "orchestrator",
+            "workflows",
+            "botRunners",
+            "processes",
+        ],
+        Seen,
+    ),
+    ("Orchestrator", &["id", "name", "securityGroups", "workflows"], Seen),
+    ("Orchestrator", &["apiIntegrationEnabled", "zapierEnabled"], OrchestratorBuilders),
+    ("Orchestrator", &["multitenancyEnabled"], OrchestratorAdmins),
+    (
+        "Workflow",
+        &[
+            "id",
+            "name",
+            "orchestrator",
+            "currentVersion",
+            "schedule",
+            "webhookEnabled",
+            "loggingEnabled",
+            "executionLogs",
+            "queue",
+            "assignedBotRunners",
+            "securityGroup",
+            "runs",
+        ],
+        Seen,
+    ),
+    // Output variables and version history: Orchestrator ADMIN and DEVELOPER (domain §4).
+    ("Workflow", &["outputVariables", "versions"], OrchestratorBuilders),
+    ("OutputVariable", &["name", "value"], OrchestratorBuilders),
+    ("WorkflowVersion", &["number", "comment", "publishedAt", "publishedBy"], OrchestratorBuilders),
+    ("LogEntry", &["at", "level", "message"], Seen),
+    ("QueueItem", &["id", "enqueuedAt", "status", "payload"], Seen),
+    // A run and its logs: every Orchestrator role views logs (domain §4).
+    (
+        "WorkflowRun",
+        &[
+            "id",
+            "workflow",
+            "version",
+            "state",
+            "botRunner",
+            "startedBy",
+            "startedAt",
+            "finishedAt",
+            "executionLogs",
+            "consoleLogs",
+        ],
+        Seen,
+    ),
+    ("BotRunner", &["id", "machineName", "approvalState", "lastSeenAt", "securityGroups"], Seen),
+    // Whether RDP credentials are set; the credentials themselves are never readable.
+    ("BotRunner", &["rdpCredentialsSet", "rdpUsername"], OrchestratorBuilders),
+    ("BotRunner", &["registrationTokens"], OrchestratorAdmins),
+    ("RegistrationToken", &["id", "createdAt", "expiresAt", "used"], OrchestratorAdmins),
+    (
+        "Process",
+        &["id", "name", "description", "createdBy", "securityGroups", "jobs", "form"],
+        Seen,
+    ),
+    ("Process", &["launchPermissions"], ProcessOwners),
+    (
+        "Job",
+        &["id", "process", "launchedBy", "state", "startedAt", "finishedAt", "tasks", "retryOf"],
+        Seen,
+    ),
+    (
+        "Task",
+        &[
+            "id",
+            "title",
+            "assignee",
+            "state",
+            "job",
+            "form",
+            "formFields",
+            "values",
+            "completedAt",
+            "completedBy",
+        ],
+        Seen,
+    ),
+    ("FieldValue", &["name", "value"], Seen),
+    ("Form", &["id", "name", "fieldNames"], Seen),
+    (
+        "AuditEntry",
+        &["id", "at", "actor", "action", "target", "targetId", "details", "securityGroups"],
+        Seen,
+    ),
+];
 
-        ("User", "id" | "displayName" | "email") => Seen,
-        ("User", "status") => TeamManagersOrSelf,
+/// The field rules, ready for lookup: type, then field.
+#[derive(Clone, Debug, Default)]
+pub struct Table(HashMap<&'static str, HashMap<&'static str, Rule>>);
 
-        ("Membership", "id" | "user" | "portalRole" | "joinedAt" | "suspended") => Seen,
-        (
-            "Membership",
-            "products" | "orchestratorRole" | "processHubRole" | "auditLogAccess"
-            | "securityGroups",
-        ) => TeamManagersOrSelf,
-
-        (
-            "Invitation",
-            "id" | "email" | "portalRole" | "products" | "orchestratorRole" | "processHubRole"
-            | "invitedBy" | "status" | "createdAt" | "expiresAt",
-        ) => TeamManagers,
-
-        (
-            "SecurityGroup",
-            "id" | "name" | "description" | "enabled" | "members" | "orchestrator" | "workflows"
-            | "botRunners" | "processes",
-        ) => Seen,
-
-        ("Orchestrator", "id" | "name" | "securityGroups" | "workflows") => Seen,
-        ("Orchestrator", "apiIntegrationEnabled" | "zapierEnabled") => OrchestratorBuilders,
-        ("Orchestrator", "multitenancyEnabled") => OrchestratorAdmins,
-
-        (
-            "Workflow",
-            "id" | "name" | "orchestrator" | "currentVersion" | "schedule" | "webhookEnabled"
-            | "loggingEnabled" | "executionLogs" | "queue" | "assignedBotRunners" | "securityGroup"
-            | "runs",
-        ) => Seen,
-        // Output variables and version history: Orchestrator ADMIN and DEVELOPER (domain §4).
-        ("Workflow", "outputVariables" | "versions") => OrchestratorBuilders,
-        ("OutputVariable", "name" | "value") => OrchestratorBuilders,
-        ("WorkflowVersion", "number" | "comment" | "publishedAt" | "publishedBy") => {
-            OrchestratorBuilders
+impl Table {
+    /// The table of these rows.
+    pub fn from_rows(rows: &[(&'static str, &'static [&'static str], Rule)]) -> Self {
+        let mut table = Self::default();
+        for (type_name, fields, rule) in rows {
+            for field in *fields {
+                table.set(type_name, field, Some(*rule));
+            }
         }
-        ("LogEntry", "at" | "level" | "message") => Seen,
-        ("QueueItem", "id" | "enqueuedAt" | "status" | "payload") => Seen,
-        // A run and its logs: every Orchestrator role views logs (domain §4).
-        (
-            "WorkflowRun",
-            "id" | "workflow" | "version" | "state" | "botRunner" | "startedBy" | "startedAt"
-            | "finishedAt" | "executionLogs" | "consoleLogs",
-        ) => Seen,
+        table
+    }
 
-        ("BotRunner", "id" | "machineName" | "approvalState" | "lastSeenAt" | "securityGroups") => {
-            Seen
-        }
-        // Whether RDP credentials are set; the credentials themselves are never readable.
-        ("BotRunner", "rdpCredentialsSet" | "rdpUsername") => OrchestratorBuilders,
-        ("BotRunner", "registrationTokens") => OrchestratorAdmins,
-        ("RegistrationToken", "id" | "createdAt" | "expiresAt" | "used") => OrchestratorAdmins,
+    /// The rule for `type_name.field`, if a row names it.
+    pub fn rule(&self, type_name: &str, field: &str) -> Option<Rule> {
+        self.0.get(type_name)?.get(field).copied()
+    }
 
-        (
-            "Process",
-            "id" | "name" | "description" | "createdBy" | "securityGroups" | "jobs" | "form",
-        ) => Seen,
-        ("Process", "launchPermissions") => ProcessOwners,
-        (
-            "Job",
-            "id" | "process" | "launchedBy" | "state" | "startedAt" | "finishedAt" | "tasks"
-            | "retryOf",
-        ) => Seen,
-        (
-            "Task",
-            "id" | "title" | "assignee" | "state" | "job" | "form" | "formFields" | "values"
-            | "completedAt" | "completedBy",
-        ) => Seen,
-        ("FieldValue", "name" | "value") => Seen,
-        ("Form", "id" | "name" | "fieldNames") => Seen,
+    /// Sets (or, with `None`, removes) the rule of one field.
+    pub fn set(&mut self, type_name: &'static str, field: &'static str, rule: Option<Rule>) {
+        let fields = self.0.entry(type_name).or_default();
+        match rule {
+            Some(rule) => fields.insert(field, rule),
+            None => fields.remove(field),
+        };
+    }
 
-        (
-            "AuditEntry",
-            "id" | "at" | "actor" | "action" | "target" | "targetId" | "details" | "securityGroups",
-        ) => Seen,
-
-        _ => return None,
-    };
-    Some(rule)
+    /// Every (type, field) a row names.
+    pub fn pairs(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+        self.0
+            .iter()
+            .flat_map(|(type_name, fields)| fields.keys().map(|field| (*type_name, *field)))
+    }
 }
 
 /// Whether a type is pagination plumbing, readable wherever the list itself was.
@@ -198,28 +317,33 @@ fn is_plumbing(type_name: &str) -> bool {
     type_name == "PageInfo" || type_name.ends_with("Connection") || type_name.ends_with("Edge")
 }
 
-/// Decides whether the principal may read `field` of `resource`.
-pub fn read(access: &Access<'_>, resource: &Resource, field: &str) -> Decision {
+/// Decides whether the principal may read `field` of `resource`, by these tables.
+pub fn read(
+    tables: &Tables<'_>,
+    access: &Access<'_>,
+    resource: &Resource,
+    field: &str,
+) -> Decision {
     let type_name = resource.type_name.as_str();
     if is_plumbing(type_name) {
         return Decision::Allow;
     }
-    if !visibility::admits(&visibility::of(access, type_name), resource) {
+    if !visibility::admits(&visibility::of(tables, access, type_name), resource) {
         return deny("the object is not visible to the principal");
     }
-    let Some(rule) = rule(type_name, field) else {
+    let Some(rule) = tables.fields.rule(type_name, field) else {
         return deny(&format!("no rule allows reading `{type_name}.{field}`"));
     };
     let allowed = match rule {
-        Rule::Seen => true,
-        Rule::TeamManagers => access.manages_team(),
-        Rule::TeamManagersOrSelf => {
+        Seen => true,
+        TeamManagers => access.manages_team(),
+        TeamManagersOrSelf => {
             access.manages_team() || resource.relations.contains(Relation::IS_PRINCIPAL)
         }
-        Rule::Billing => access.sees_billing(),
-        Rule::OrchestratorBuilders => access.orchestrator_is(&[Admin, Developer]),
-        Rule::OrchestratorAdmins => access.orchestrator_is(&[Admin]),
-        Rule::ProcessOwners => {
+        Billing => access.sees_billing(),
+        OrchestratorBuilders => access.orchestrator_is(&[Admin, Developer]),
+        OrchestratorAdmins => access.orchestrator_is(&[Admin]),
+        ProcessOwners => {
             access.process_hub() == Some(ProcessHubRole::Administrator)
                 || resource.relations.contains(Relation::CREATOR)
         }

@@ -42,7 +42,21 @@ pub use bindings::fieldguard::policy::types::{
     Product, Relation, Resource, Target, Visibility,
 };
 
+use std::sync::OnceLock;
+
 use access::Access;
+
+/// The policy's own decision cases (`cases.toml`): what it must answer, for review and for
+/// `fieldguard policy test`.
+pub const CASES: &str = include_str!("../cases.toml");
+
+/// The same cases inside the module, in the custom section `fieldguard-cases`: a module
+/// carries its cases wherever it goes, and the gateway runs them before it activates it.
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)]
+#[unsafe(link_section = "fieldguard-cases")]
+#[used]
+static EMBEDDED_CASES: [u8; CASES.len()] = *include_bytes!("../cases.toml");
 
 /// The default policy, as exported to the gateway.
 pub struct DefaultPolicy;
@@ -57,13 +71,59 @@ impl bindings::Guest for DefaultPolicy {
     }
 
     fn filter(principal: Principal, type_names: Vec<String>) -> Vec<Visibility> {
-        let access = Access::new(&principal);
-        type_names.iter().map(|type_name| visibility::of(&access, type_name)).collect()
+        filter(&Tables::shipped(), &principal, &type_names)
     }
 }
 
-/// Decides a batch of checks: one decision per check, in order.
+/// The three tables every answer is read from.
+#[derive(Clone, Copy, Debug)]
+pub struct Tables<'t> {
+    /// Who may read which field ([`fields::ROWS`]).
+    pub fields: &'t fields::Table,
+    /// Who may perform which action ([`actions::ROWS`]).
+    pub actions: &'t actions::Table,
+    /// Who sees which objects ([`visibility::ROWS`]).
+    pub visibility: &'t visibility::Table,
+}
+
+impl Tables<'static> {
+    /// The tables of this policy, built from their rows once.
+    pub fn shipped() -> Self {
+        static TABLES: OnceLock<(fields::Table, actions::Table, visibility::Table)> =
+            OnceLock::new();
+        let (fields, actions, visibility) = TABLES.get_or_init(|| {
+            (
+                fields::Table::from_rows(fields::ROWS),
+                actions::Table::from_rows(actions::ROWS),
+                visibility::Table::from_rows(visibility::ROWS),
+            )
+        });
+        Self { fields, actions, visibility }
+    }
+}
+
+/// The visibility of each type, in order.
+pub fn filter<S: AsRef<str>>(
+    tables: &Tables<'_>,
+    principal: &Principal,
+    type_names: &[S],
+) -> Vec<Visibility> {
+    let access = Access::new(principal);
+    type_names.iter().map(|type_name| visibility::of(tables, &access, type_name.as_ref())).collect()
+}
+
+/// Decides a batch of checks by the shipped tables: one decision per check, in order.
 pub fn decide(principal: &Principal, resources: &[Resource], checks: &[Check]) -> Vec<Decision> {
+    decide_with(&Tables::shipped(), principal, resources, checks)
+}
+
+/// Decides a batch of checks by `tables`: one decision per check, in order.
+pub fn decide_with(
+    tables: &Tables<'_>,
+    principal: &Principal,
+    resources: &[Resource],
+    checks: &[Check],
+) -> Vec<Decision> {
     let access = Access::new(principal);
     checks
         .iter()
@@ -72,8 +132,8 @@ pub fn decide(principal: &Principal, resources: &[Resource], checks: &[Check]) -
                 return deny("the check names a resource that is not in the batch");
             };
             match &check.target {
-                Target::Field(field) => fields::read(&access, resource, field),
-                Target::Action(action) => actions::perform(&access, resource, action),
+                Target::Field(field) => fields::read(tables, &access, resource, field),
+                Target::Action(action) => actions::perform(tables, &access, resource, action),
             }
         })
         .collect()

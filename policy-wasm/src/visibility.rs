@@ -4,61 +4,154 @@
 //! and its relations to the principal. The gateway turns it into the SQL `WHERE` clause of every
 //! list and every fetch by id, so an object the principal may not see does not exist for them.
 
+use std::collections::HashMap;
+
 use crate::{
-    Condition, OrchestratorRole, ProcessHubRole, Relation, Resource, Visibility, access::Access,
+    Condition, OrchestratorRole, ProcessHubRole, Relation, Resource, Tables, Visibility,
+    access::Access,
 };
 
-/// The visibility of `type_name` objects for the principal.
-pub fn of(access: &Access<'_>, type_name: &str) -> Visibility {
-    match type_name {
-        // Entry points and the principal's own things: only ever served to them.
-        "Query" | "MyTeam" | "PolicyInfo" | "Team" => Visibility::All,
-        // Roots of writes and their answers: what they carry is decided field by field.
-        "Mutation"
-        | "Subscription"
-        | "TeamEvent"
-        | "InviteMembersPayload"
-        | "InviteResult"
-        | "ImportMembersPayload"
-        | "ImportRow"
-        | "NewRegistrationToken" => Visibility::All,
-        // Team members see each other; a billing contact sees only the billing page and themself.
-        "Membership" | "User" => {
+/// Who sees the objects of a type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// Everyone in the team: entry points, the principal's own things, and the roots and
+    /// answers of writes, whose contents are decided field by field.
+    Everyone,
+    /// Team members see each other; a billing contact sees only the billing page and themself.
+    Members,
+    /// Team managers see all of them; no one else any.
+    TeamManagers,
+    /// Team managers see all of them; everyone else those of their own security groups.
+    TeamManagersOrOwnGroups,
+    /// Orchestrator objects (domain §3, §4): an Orchestrator ADMIN sees all of them; an ANALYST
+    /// too while AAM is off; everyone else only those of their security groups.
+    OrchestratorObjects,
+    /// Process Hub processes (domain §5): an ADMINISTRATOR sees all; a PROCESS_MANAGER those
+    /// they created or may launch; a USER those they may launch. With AAM on, the latter two
+    /// only inside their security groups.
+    Processes,
+    /// A Process Hub ADMINISTRATOR sees all of them; anyone else with a Process Hub role those
+    /// they have this relation to.
+    HubAdministratorOr(Relation),
+    /// Process Hub ADMINISTRATOR and PROCESS_MANAGER.
+    HubAuthors,
+    /// Team managers see every entry; a member with audit-log access those of their groups.
+    AuditLog,
+}
+
+use Rule::*;
+
+/// The table: who sees the objects of each type. A type no row names is invisible.
+pub const ROWS: &[(&[&str], Rule)] = &[
+    (&["Query", "MyTeam", "PolicyInfo", "Team"], Everyone),
+    (
+        &[
+            "Mutation",
+            "Subscription",
+            "TeamEvent",
+            "InviteMembersPayload",
+            "InviteResult",
+            "ImportMembersPayload",
+            "ImportRow",
+            "NewRegistrationToken",
+        ],
+        Everyone,
+    ),
+    (&["Membership", "User"], Members),
+    (&["Invitation"], TeamManagers),
+    (&["SecurityGroup"], TeamManagersOrOwnGroups),
+    (
+        &[
+            "Orchestrator",
+            "Workflow",
+            "WorkflowVersion",
+            "OutputVariable",
+            "LogEntry",
+            "QueueItem",
+            "BotRunner",
+            "RegistrationToken",
+            "WorkflowRun",
+        ],
+        OrchestratorObjects,
+    ),
+    (&["Process"], Processes),
+    (&["Job"], HubAdministratorOr(Relation::LAUNCHER)),
+    // A task's filled-in values go with the task.
+    (&["Task", "FieldValue"], HubAdministratorOr(Relation::ASSIGNEE)),
+    (&["Form"], HubAuthors),
+    (&["AuditEntry"], AuditLog),
+];
+
+/// The visibility rules, ready for lookup by type.
+#[derive(Clone, Debug, Default)]
+pub struct Table(HashMap<&'static str, Rule>);
+
+impl Table {
+    /// The table of these rows.
+    pub fn from_rows(rows: &[(&'static [&'static str], Rule)]) -> Self {
+        let mut table = Self::default();
+        for (type_names, rule) in rows {
+            for type_name in *type_names {
+                table.set(type_name, Some(*rule));
+            }
+        }
+        table
+    }
+
+    /// The rule for `type_name`, if a row names it.
+    pub fn rule(&self, type_name: &str) -> Option<Rule> {
+        self.0.get(type_name).copied()
+    }
+
+    /// Sets (or, with `None`, removes) the rule of one type.
+    pub fn set(&mut self, type_name: &'static str, rule: Option<Rule>) {
+        match rule {
+            Some(rule) => self.0.insert(type_name, rule),
+            None => self.0.remove(type_name),
+        };
+    }
+
+    /// Every type a row names.
+    pub fn types(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.keys().copied()
+    }
+}
+
+/// The visibility of `type_name` objects for the principal, by these tables.
+pub fn of(tables: &Tables<'_>, access: &Access<'_>, type_name: &str) -> Visibility {
+    let Some(rule) = tables.visibility.rule(type_name) else {
+        // A type no rule mentions is invisible.
+        return Visibility::None;
+    };
+    match rule {
+        Everyone => Visibility::All,
+        Members => {
             if access.principal().portal_role == crate::PortalRole::BillingContact {
                 related(Relation::IS_PRINCIPAL)
             } else {
                 Visibility::All
             }
         }
-        "Invitation" => all_if(access.manages_team()),
-        "SecurityGroup" => {
+        TeamManagers => all_if(access.manages_team()),
+        TeamManagersOrOwnGroups => {
             if access.manages_team() {
                 Visibility::All
             } else {
                 in_own_groups(access)
             }
         }
-        "Orchestrator" | "Workflow" | "WorkflowVersion" | "OutputVariable" | "LogEntry"
-        | "QueueItem" | "BotRunner" | "RegistrationToken" | "WorkflowRun" => {
-            orchestrator_objects(access)
-        }
-        "Process" => processes(access),
-        "Job" => match access.process_hub() {
+        OrchestratorObjects => orchestrator_objects(access),
+        Processes => processes(access),
+        HubAdministratorOr(relation) => match access.process_hub() {
             Some(ProcessHubRole::Administrator) => Visibility::All,
-            Some(_) => related(Relation::LAUNCHER),
+            Some(_) => related(relation),
             None => Visibility::None,
         },
-        // A task's filled-in values go with the task.
-        "Task" | "FieldValue" => match access.process_hub() {
-            Some(ProcessHubRole::Administrator) => Visibility::All,
-            Some(_) => related(Relation::ASSIGNEE),
-            None => Visibility::None,
-        },
-        "Form" => all_if(matches!(
+        HubAuthors => all_if(matches!(
             access.process_hub(),
             Some(ProcessHubRole::Administrator | ProcessHubRole::ProcessManager)
         )),
-        "AuditEntry" => {
+        AuditLog => {
             if access.manages_team() {
                 Visibility::All
             } else if access.principal().audit_log_access {
@@ -67,13 +160,10 @@ pub fn of(access: &Access<'_>, type_name: &str) -> Visibility {
                 Visibility::None
             }
         }
-        // A type no rule mentions is invisible.
-        _ => Visibility::None,
     }
 }
 
-/// Orchestrators, workflows and bot runners (domain §3, §4): an Orchestrator ADMIN sees all of
-/// them; an ANALYST too while AAM is off; everyone else only those of their security groups.
+/// See [`Rule::OrchestratorObjects`].
 fn orchestrator_objects(access: &Access<'_>) -> Visibility {
     match access.orchestrator() {
         None => Visibility::None,
@@ -83,9 +173,7 @@ fn orchestrator_objects(access: &Access<'_>) -> Visibility {
     }
 }
 
-/// Process Hub processes (domain §5): an ADMINISTRATOR sees all; a PROCESS_MANAGER those they
-/// created or may launch; a USER those they may launch. With AAM on, the latter two see them
-/// only inside their security groups.
+/// See [`Rule::Processes`].
 fn processes(access: &Access<'_>) -> Visibility {
     let relations: &[Relation] = match access.process_hub() {
         None => return Visibility::None,

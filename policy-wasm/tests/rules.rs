@@ -4,7 +4,7 @@ mod common;
 
 use fieldguard_policy::{
     Check, Condition, Decision, OrchestratorRole, PortalRole, Principal, ProcessHubRole, Product,
-    Relation, Resource, Target, Visibility, access::Access, decide, visibility,
+    Relation, Resource, Tables, Target, Visibility, access::Access, decide, visibility,
 };
 
 fn principal(role: PortalRole) -> Principal {
@@ -42,7 +42,7 @@ fn may_read(principal: &Principal, resource: &Resource, field: &str) -> bool {
 }
 
 fn filter(principal: &Principal, type_name: &str) -> Visibility {
-    visibility::of(&Access::new(principal), type_name)
+    visibility::of(&Tables::shipped(), &Access::new(principal), type_name)
 }
 
 #[test]
