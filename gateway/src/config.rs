@@ -38,6 +38,68 @@ pub enum Command {
     Schema,
     /// Invite the members listed in a CSV file into a team, printing one result per row.
     ImportMembers(ImportArgs),
+    /// Test a policy module, or deploy, list, activate and roll back policy versions.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+/// `fieldguard policy …`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Run decision cases against a module, without a server, and print a report (exit code 1
+    /// when any case or contract check fails).
+    Test {
+        /// The module (`.wasm`).
+        module: PathBuf,
+        /// The cases (TOML or JSON); by default those the module carries.
+        cases: Option<PathBuf>,
+    },
+    /// Deploy a module to a running gateway: it is gated, stored and put in force on every
+    /// gateway of its database.
+    Deploy {
+        /// The module (`.wasm`).
+        file: PathBuf,
+        /// Decision cases to gate it with, instead of those it carries.
+        #[arg(long)]
+        cases: Option<PathBuf>,
+        /// Why it is deployed, for the version history.
+        #[arg(long)]
+        note: Option<String>,
+        /// The gateway.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// List the stored versions, newest first.
+    Versions {
+        /// The gateway.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Put a stored version in force again, by its hash (or at least 8 of its digits).
+    Activate {
+        /// The version's hash.
+        hash: String,
+        /// The gateway.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Put the version in force before the current one back in force.
+    Rollback {
+        /// The gateway.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+/// Which gateway an operator command talks to, and with what credential.
+#[derive(Clone, Debug, Args)]
+pub struct ServerArgs {
+    /// The gateway's base URL.
+    #[arg(long, env = "FIELDGUARD_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// The gateway's operator token (prefer the environment variable: a flag shows in `ps`).
+    #[arg(long, env = "FIELDGUARD_OPERATOR_TOKEN", hide_env_values = true)]
+    pub operator_token: Option<String>,
 }
 
 /// Flags of `fieldguard import-members`.
@@ -96,6 +158,10 @@ pub struct ServeArgs {
     /// A policy module to enforce instead of the built-in one; reloaded when it changes.
     #[arg(long, env = "FIELDGUARD_POLICY")]
     pub policy: Option<PathBuf>,
+    /// The platform operator's credential, which the operator API (`fieldguard policy deploy`,
+    /// …) requires; without it, this gateway has no operator API. At least 24 characters.
+    #[arg(long, env = "FIELDGUARD_OPERATOR_TOKEN", hide_env_values = true)]
+    pub operator_token: Option<String>,
     /// Load the demo data if the database is empty, and print a token for every demo user
     /// (`FIELDGUARD_DEMO` takes 1/0, true/false, yes/no, on/off).
     #[arg(long, env = "FIELDGUARD_DEMO", value_parser = clap::builder::BoolishValueParser::new())]

@@ -39,6 +39,15 @@ pub enum Error {
     /// The change would break an invariant, and says which.
     #[error("{0}")]
     Conflict(String),
+    /// A candidate policy version was refused before activation: it does not compile, speaks
+    /// another contract, or fails its decision cases or the contract checks.
+    #[error("{message}")]
+    PolicyRejected {
+        /// What was refused, and that the version in force keeps serving.
+        message: String,
+        /// Each failing case or check, one line each.
+        failures: Vec<String>,
+    },
     /// A policy module cannot be loaded, and why.
     #[error("invalid policy: {0}")]
     InvalidPolicy(String),
@@ -48,6 +57,9 @@ pub enum Error {
     /// The policy file cannot be watched.
     #[error("cannot watch the policy file: {0}")]
     PolicyWatch(String),
+    /// Another gateway, called by a command, failed or refused.
+    #[error("{0}")]
+    Server(String),
     /// The configuration is not usable.
     #[error("configuration: {0}")]
     Config(String),
@@ -78,10 +90,12 @@ impl Error {
             Self::InvalidInput(_) => "INVALID_INPUT",
             Self::Conflict(_) => "CONFLICT",
             Self::Limit { code, .. } => code,
+            Self::PolicyRejected { .. } => "POLICY_REJECTED",
             Self::InvalidPolicy(_)
             | Self::PolicyEngine(_)
             | Self::PolicyWatch(_)
             | Self::Config(_)
+            | Self::Server(_)
             | Self::DatabaseUnavailable(_)
             | Self::Database(_)
             | Self::Io { .. } => "INTERNAL",
@@ -102,8 +116,16 @@ impl Error {
     /// The error as the caller sees it, with its code.
     pub fn to_graphql(&self) -> async_graphql::Error {
         let code = self.code();
-        async_graphql::Error::new(self.public_message())
-            .extend_with(|_, extensions| extensions.set("code", code))
+        let failures = match self {
+            Self::PolicyRejected { failures, .. } => failures.clone(),
+            _ => Vec::new(),
+        };
+        async_graphql::Error::new(self.public_message()).extend_with(move |_, extensions| {
+            extensions.set("code", code);
+            if !failures.is_empty() {
+                extensions.set("failures", failures.clone());
+            }
+        })
     }
 }
 

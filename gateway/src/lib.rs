@@ -15,9 +15,11 @@
 //! * [`events`]: team events, published when a write commits, for subscribers.
 //! * [`demo`]: the demo data.
 //! * [`config`]: flags and environment variables.
+//! * [`cli`]: the command line (`fieldguard serve`, `fieldguard policy deploy`, …).
 //! * [`error`]: the one error type, and its codes at the GraphQL edge.
 
 pub mod authz;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -48,16 +50,28 @@ impl AppState {
         auth: Authenticator,
         sealer: Sealer,
     ) -> Self {
+        let policy = Arc::new(ActivePolicy::new(policy));
         Self {
             turns: store::write::WriteTurns::for_database(&db),
+            lifecycle: Arc::new(authz::lifecycle::Lifecycle::new(db.clone(), policy.clone())),
+            operator: None,
             db,
-            policy: Arc::new(ActivePolicy::new(policy)),
+            policy,
             schema: graphql::schema(),
             auth: Arc::new(auth),
             bus: events::EventBus::default(),
             sealer: Arc::new(sealer),
             draining: Arc::default(),
         }
+    }
+}
+
+impl AppState {
+    /// The same state, with a platform operator's credential: the operator API is served.
+    #[must_use]
+    pub fn with_operator(mut self, token: Option<http::auth::OperatorToken>) -> Self {
+        self.operator = token.map(Arc::new);
+        self
     }
 }
 

@@ -93,6 +93,8 @@ pub struct LoadedPolicy {
     pub policy: Box<dyn Policy>,
     /// Its description.
     pub info: PolicyInfo,
+    /// The module it was compiled from (none for policies written in Rust).
+    pub module: Option<Arc<[u8]>>,
 }
 
 impl LoadedPolicy {
@@ -107,6 +109,7 @@ impl LoadedPolicy {
                 source: source.into(),
             },
             policy: Box::new(policy),
+            module: Some(bytes.into()),
         })
     }
 
@@ -136,6 +139,7 @@ impl LoadedPolicy {
                 loaded_at: Utc::now(),
                 source: format!("native:{name}"),
             },
+            module: None,
         }
     }
 

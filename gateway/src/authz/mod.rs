@@ -14,10 +14,16 @@
 //! * [`guard`]: the per-request front door used by resolvers: memoizes decisions and
 //!   visibilities, and turns a denial into a `FORBIDDEN` error.
 //! * [`active`]: the policy currently in force, swapped atomically while serving.
-//! * [`watch`]: reloads the policy when its file changes.
+//! * [`watch`]: reloads the policy when its file changes (the developer's loop).
+//! * [`gate`]: what a version must pass before it is put in force: its decision cases and the
+//!   contract's checks (also `fieldguard policy test`).
+//! * [`lifecycle`]: deploy, activate and roll back stored versions, and follow the versions
+//!   other gateways of the database put in force.
 
 pub mod active;
+pub mod gate;
 pub mod guard;
+pub mod lifecycle;
 pub mod model;
 pub mod native;
 pub mod wasm;

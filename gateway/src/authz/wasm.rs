@@ -161,7 +161,7 @@ fn check_contract_version(bytes: &[u8]) -> Result<(), Error> {
 }
 
 /// The `fieldguard:policy@version` package a module was built against, if it says.
-fn contract_of(bytes: &[u8]) -> Option<String> {
+pub fn contract_of(bytes: &[u8]) -> Option<String> {
     let resolve = if is_core_module(bytes) {
         wit_component::metadata::decode(bytes).ok()?.1.resolve
     } else {

@@ -5,6 +5,7 @@
 //! * [`query`]: the entry points of reads; [`Mutation`] gathers each area's writes (in
 //!   [`types`], beside the area's types).
 //! * [`subscription`]: team events over WebSocket.
+//! * [`operator`]: the platform operator's policy versions (not a team's, so not the policy's).
 //! * [`types`]: the object types, by area of the domain.
 //! * [`node`]: the `Node` interface and global ids.
 //! * [`connection`]: paginated lists.
@@ -16,6 +17,7 @@ pub mod connection;
 pub mod context;
 pub mod node;
 pub mod nulls;
+pub mod operator;
 pub mod query;
 pub mod subscription;
 pub mod types;
@@ -24,19 +26,29 @@ use async_graphql::{MergedObject, Schema};
 
 pub use context::RequestData;
 pub use nulls::FieldErrors;
-pub use query::Query;
 pub use subscription::Subscription;
+
+/// The query root: the team's reads, and the platform operator's.
+#[derive(MergedObject, Default)]
+pub struct Query(query::Reads, operator::PolicyOperations);
 
 /// The mutation root: the mutations of every area, merged.
 #[derive(MergedObject, Default)]
-pub struct Mutation(types::TeamMutations, types::OrchestratorMutations, types::ProcessHubMutations);
+pub struct Mutation(
+    types::TeamMutations,
+    types::OrchestratorMutations,
+    types::ProcessHubMutations,
+    operator::PolicyMutations,
+);
 
 /// The schema type.
 pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 
 /// Builds the schema. Per-request data ([`RequestData`]) is attached to each request.
 pub fn schema() -> ApiSchema {
-    Schema::build(Query, Mutation::default(), Subscription).extension(nulls::NullOnError).finish()
+    Schema::build(Query::default(), Mutation::default(), Subscription)
+        .extension(nulls::NullOnError)
+        .finish()
 }
 
 /// The schema in SDL, as checked in at `schema.graphql`.

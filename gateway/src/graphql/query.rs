@@ -12,9 +12,9 @@ use crate::store::entity::*;
 use crate::store::read;
 use crate::store::visibility::Guarded;
 
-/// The entry points of the API.
+/// The entry points of the team's reads.
 #[derive(Default)]
-pub struct Query;
+pub struct Reads;
 
 fn root(ctx: &Context<'_>) -> Result<ClassId> {
     let class = classify(ctx, Resource::plain("Query"))?;
@@ -33,7 +33,7 @@ where
 }
 
 #[Object]
-impl Query {
+impl Reads {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         root(ctx)?;

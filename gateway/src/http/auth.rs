@@ -100,6 +100,41 @@ impl Authenticator {
     }
 }
 
+/// The platform operator's credential: a bearer token configured on the server
+/// (`--operator-token`), never a team member's JWT. Only its digest is kept.
+pub struct OperatorToken([u8; 32]);
+
+/// The shortest operator token accepted.
+pub const MIN_OPERATOR_TOKEN: usize = 24;
+
+impl OperatorToken {
+    /// The operator credential `token`, if long enough to resist guessing.
+    pub fn new(token: &str) -> Result<Self, Error> {
+        if token.trim().len() < MIN_OPERATOR_TOKEN {
+            return Err(Error::Config(format!(
+                "the operator token must be at least {MIN_OPERATOR_TOKEN} characters"
+            )));
+        }
+        Ok(Self(Self::digest(token.trim())))
+    }
+
+    fn digest(token: &str) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(token.as_bytes()).into()
+    }
+
+    /// Whether `presented` is the operator token. Digests are compared, so the time taken
+    /// says nothing about the token itself.
+    pub fn matches(&self, presented: &str) -> bool {
+        Self::digest(presented.trim()) == self.0
+    }
+}
+
+/// The bearer token of an `Authorization` header value, if it is one.
+pub fn bearer(value: &str) -> Option<&str> {
+    value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim)
+}
+
 /// The signing secret kept in the data directory, created on first use.
 pub fn stored_secret(data_dir: &Path) -> Result<(Vec<u8>, bool), Error> {
     let (secret, generated) = crate::store::secrets::kept_secret(data_dir, "jwt-secret")?;

@@ -26,13 +26,15 @@ use axum::{Json, Router};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 
+use crate::authz::lifecycle::Lifecycle;
 use crate::authz::{ActivePolicy, Guard};
 use crate::error::Error;
 use crate::events::EventBus;
+use crate::graphql::operator::OperatorRequest;
 use crate::graphql::{ApiSchema, FieldErrors, RequestData};
 use crate::store::secrets::Sealer;
 use crate::store::write::WriteTurns;
-use auth::{Authenticator, TEAM_HEADER};
+use auth::{Authenticator, OperatorToken, TEAM_HEADER, bearer};
 
 /// What every request shares.
 #[derive(Clone)]
@@ -53,6 +55,10 @@ pub struct AppState {
     pub sealer: Arc<Sealer>,
     /// Set once shutdown has begun: the server finishes what it has and takes nothing new.
     pub draining: Arc<AtomicBool>,
+    /// Deploying, activating and rolling back policy versions, and following the fleet.
+    pub lifecycle: Arc<Lifecycle>,
+    /// The platform operator's credential; without one there is no operator API.
+    pub operator: Option<Arc<OperatorToken>>,
 }
 
 /// The routes of the gateway.
@@ -64,7 +70,16 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        // A bug that panics answers 500 to its own request; the connection and the server live on.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .with_state(state)
+}
+
+/// The answer to a request whose handling panicked: an `INTERNAL` error, logged.
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request panicked; answered 500");
+    let body = json!({ "errors": [{ "message": "internal error; the server log has the details", "extensions": { "code": "INTERNAL" } }] });
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
 }
 
 async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
@@ -125,13 +140,16 @@ async fn graphql(
         }
     };
     let request = request.into_inner();
+    if let Some(lifecycle) = state.operator_request(&headers) {
+        return finish(state.schema.execute(request.data(lifecycle)).await, None);
+    }
     let guard = match authenticate(&state, &headers).await {
         Ok(guard) => guard,
         // The schema is public (it is `schema.graphql`); GraphiQL reads it before a token is
         // pasted. A document that reads nothing else needs no credentials. (Checked only for
         // requests that fail to authenticate, so other requests are not parsed twice.)
         Err(_) if is_introspection_only(&request) => {
-            return finish(state.schema.execute(request).await);
+            return finish(state.schema.execute(request).await, None);
         }
         Err(error @ Error::Unauthenticated(_)) => {
             return error_response(StatusCode::UNAUTHORIZED, &error);
@@ -139,17 +157,29 @@ async fn graphql(
         Err(error) => return error_response(StatusCode::SERVICE_UNAVAILABLE, &error),
     };
     let field_errors = FieldErrors::default();
+    let policy = guard.policy().info.hash.clone();
     let request = request.data(state.request_data(guard)).data(field_errors.clone());
     let mut response = state.schema.execute(request).await;
     response.errors.extend(field_errors.take());
-    finish(response)
+    finish(response, Some(&policy))
 }
 
-/// The HTTP response of an executed request, with or without credentials.
-fn finish(mut response: async_graphql::Response) -> Response {
+/// The HTTP response of an executed request, with or without credentials. A `FORBIDDEN` error
+/// names the policy version that decided it (`extensions.policy`), never the policy's reason.
+fn finish(mut response: async_graphql::Response, policy: Option<&str>) -> Response {
     // Every error carries a code; one without is a bug somewhere below, and says so.
     for error in &mut response.errors {
         ensure_code(error);
+        if let Some(policy) = policy {
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            let forbidden = matches!(
+                extensions.get("code"),
+                Some(async_graphql::Value::String(code)) if code == "FORBIDDEN"
+            );
+            if forbidden {
+                extensions.set("policy", policy);
+            }
+        }
     }
     // No data and no error with a path means the document was never executed: it did not
     // parse or validate. (A root mutation that fails has a path, and null data.)
@@ -203,14 +233,9 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Guard, Er
     let value = headers
         .get(header::AUTHORIZATION)
         .ok_or_else(|| Error::Unauthenticated("send `Authorization: Bearer <token>`".into()))?;
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .ok_or_else(|| {
-            Error::Unauthenticated("the Authorization header is not `Bearer <token>`".into())
-        })?;
+    let token = value.to_str().ok().and_then(bearer).ok_or_else(|| {
+        Error::Unauthenticated("the Authorization header is not `Bearer <token>`".into())
+    })?;
     let identity = state.auth.verify(token)?;
     let team = match headers.get(TEAM_HEADER) {
         None => identity.team,
@@ -225,6 +250,13 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Guard, Er
 }
 
 impl AppState {
+    /// The operator's request data, when the request carries the operator token.
+    fn operator_request(&self, headers: &HeaderMap) -> Option<OperatorRequest> {
+        let operator = self.operator.as_ref()?;
+        let token = headers.get(header::AUTHORIZATION)?.to_str().ok().and_then(bearer)?;
+        operator.matches(token).then(|| OperatorRequest { lifecycle: self.lifecycle.clone() })
+    }
+
     /// The per-request data of a request acting under `guard`.
     fn request_data(&self, guard: Guard) -> RequestData {
         RequestData::new(

@@ -7,6 +7,7 @@
 //! * [`visibility`]: turns a policy's visibility into the SQL condition of a query.
 //! * [`read`]: the read services: pages, lookups by id, the principal of a request.
 //! * [`write`]: the write services: one transaction per mutation, the invariants, the audit.
+//! * [`policies`]: deployed policy versions and the history of which one is in force.
 //! * [`secrets`]: sealed passwords, hashed tokens, the keys kept in the data directory.
 //! * [`loaders`]: DataLoader batches for relations, so nested queries cost a fixed number of
 //!   statements.
@@ -14,6 +15,7 @@
 pub mod entity;
 pub mod loaders;
 pub mod migration;
+pub mod policies;
 pub mod read;
 pub mod secrets;
 pub mod visibility;

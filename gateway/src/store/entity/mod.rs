@@ -265,3 +265,22 @@ table!(audit_entry_security_group, "audit_entry_security_groups", {
     #[sea_orm(primary_key, auto_increment = false)] pub audit_entry_id: i32,
     #[sea_orm(primary_key, auto_increment = false)] pub security_group_id: i32,
 });
+
+table!(policy_version, "policy_versions", {
+    #[sea_orm(primary_key, auto_increment = false)] pub hash: String,
+    pub name: String,
+    pub contract: String,
+    pub size: i32,
+    pub module: Vec<u8>,
+    pub deployed_by: String,
+    pub note: Option<String>,
+    pub deployed_at: DateTimeUtc,
+});
+
+table!(policy_activation, "policy_activations", {
+    #[sea_orm(primary_key)] pub id: i32,
+    pub hash: String,
+    pub kind: String,
+    pub activated_by: String,
+    pub activated_at: DateTimeUtc,
+});

@@ -1,0 +1,212 @@
+//! `fieldguard policy …`: a policy author's and a platform operator's commands.
+//!
+//! * `test` runs decision cases against a module on this machine, without a server.
+//! * `deploy`, `versions`, `activate` and `rollback` call a running gateway's operator API
+//!   (GraphQL, with the operator token), so they act on every gateway of its database.
+
+use std::path::Path;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::authz::LoadedPolicy;
+use crate::authz::active::read_policy_file;
+use crate::authz::gate;
+use crate::config::ServerArgs;
+use crate::error::Error;
+use fieldguard_policy_cases::CaseFile;
+
+/// Runs the cases (`cases`, or those the module carries) and the contract checks against the
+/// module, prints the report, and says whether everything passed.
+pub fn test(module: &Path, cases: Option<&Path>) -> Result<bool, Error> {
+    let bytes = read_policy_file(module)?;
+    let policy = LoadedPolicy::from_wasm(&bytes, module.display().to_string())?;
+    let (text, origin) = match cases {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|cause| Error::Io {
+                what: format!("reading the cases {}", path.display()),
+                cause,
+            })?;
+            (Some(text), path.display().to_string())
+        }
+        None => (gate::embedded_cases(&bytes), "carried by the module".to_owned()),
+    };
+    let file = text
+        .map(|text| CaseFile::parse(&text))
+        .transpose()
+        .map_err(|error| Error::InvalidInput(format!("the cases ({origin}): {error}")))?;
+    println!("policy {} ({})", policy.info.name, policy.info.hash);
+    match &file {
+        Some(_) => println!("cases  {origin}\n"),
+        None => println!("cases  none: the module carries none, and no file was given\n"),
+    }
+    let report = gate::check(&policy, file.as_ref());
+    if let Some(cases) = &report.cases {
+        print!("{cases}");
+    }
+    if report.contract_failures.is_empty() {
+        println!(
+            "contract checks: passed (unknown types, fields and actions denied; answers stable)"
+        );
+    } else {
+        println!("contract checks: {} failed", report.contract_failures.len());
+        for failure in &report.contract_failures {
+            println!("FAIL {failure}");
+        }
+    }
+    Ok(report.passed())
+}
+
+/// Deploys a module through the gateway's operator API and prints what is in force.
+pub async fn deploy(
+    server: &ServerArgs,
+    file: &Path,
+    cases: Option<&Path>,
+    note: Option<&str>,
+) -> Result<(), Error> {
+    let module = read_policy_file(file)?;
+    let cases = match cases {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|cause| Error::Io {
+            what: format!("reading the cases {}", path.display()),
+            cause,
+        })?),
+        None => None,
+    };
+    let input = json!({
+        "module": base64::engine::general_purpose::STANDARD.encode(&module),
+        "cases": cases,
+        "note": note,
+    });
+    let data = call(
+        server,
+        &format!(
+            "mutation($input: DeployPolicyInput!) {{ deployPolicy(input: $input) {{ {DEPLOYMENT} }} }}"
+        ),
+        json!({ "input": input }),
+    )
+    .await?;
+    print_deployment("deployed", &data["deployPolicy"]);
+    Ok(())
+}
+
+/// Lists the stored versions.
+pub async fn versions(server: &ServerArgs) -> Result<(), Error> {
+    let data = call(
+        server,
+        "{ policyVersions(first: 1000) { hash name contract size deployedBy note deployedAt active } }",
+        json!({}),
+    )
+    .await?;
+    let versions = data["policyVersions"].as_array().cloned().unwrap_or_default();
+    if versions.is_empty() {
+        println!("no version was ever deployed to this database");
+    }
+    for version in versions {
+        let marker = if version["active"].as_bool() == Some(true) { "*" } else { " " };
+        println!(
+            "{marker} {}  {}  {}  {} bytes  {}  by {}{}",
+            text(&version["hash"]),
+            text(&version["name"]),
+            text(&version["contract"]),
+            version["size"],
+            when(&version["deployedAt"]),
+            text(&version["deployedBy"]),
+            version["note"].as_str().map(|note| format!("  \"{note}\"")).unwrap_or_default(),
+        );
+    }
+    Ok(())
+}
+
+/// Activates a stored version.
+pub async fn activate(server: &ServerArgs, hash: &str) -> Result<(), Error> {
+    let data = call(
+        server,
+        &format!("mutation($hash: String!) {{ activatePolicy(hash: $hash) {{ {DEPLOYMENT} }} }}"),
+        json!({ "hash": hash }),
+    )
+    .await?;
+    print_deployment("activated", &data["activatePolicy"]);
+    Ok(())
+}
+
+/// Rolls back to the version in force before the current one.
+pub async fn rollback(server: &ServerArgs) -> Result<(), Error> {
+    let data =
+        call(server, &format!("mutation {{ rollbackPolicy {{ {DEPLOYMENT} }} }}"), json!({}))
+            .await?;
+    print_deployment("rolled back to", &data["rollbackPolicy"]);
+    Ok(())
+}
+
+const DEPLOYMENT: &str = "version { hash name contract } previousHash casesPassed decisions";
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or("-")
+}
+
+/// A timestamp of the API, to the second.
+fn when(value: &Value) -> String {
+    value
+        .as_str()
+        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+        .map(|at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn print_deployment(what: &str, deployment: &Value) {
+    let version = &deployment["version"];
+    println!(
+        "{what} {} ({}, {}): in force on every gateway of the database within seconds",
+        text(&version["name"]),
+        text(&version["hash"]),
+        text(&version["contract"]),
+    );
+    println!(
+        "gate   passed {} decision cases ({} decisions) and the contract checks",
+        deployment["casesPassed"], deployment["decisions"]
+    );
+    println!("before {}", text(&deployment["previousHash"]));
+}
+
+/// Sends one GraphQL operation to the gateway's operator API; its `data`, or the errors
+/// (with the failures of a refused version) as one message.
+async fn call(server: &ServerArgs, query: &str, variables: Value) -> Result<Value, Error> {
+    let token = server.operator_token.as_deref().ok_or_else(|| {
+        Error::Config(
+            "set FIELDGUARD_OPERATOR_TOKEN (or --operator-token) to the gateway's operator token"
+                .into(),
+        )
+    })?;
+    let url = format!("{}/graphql", server.server.trim_end_matches('/'));
+    let unreachable = |e: reqwest::Error| Error::Server(format!("cannot reach {url}: {e}"));
+    let response = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .map_err(unreachable)?;
+    let status = response.status();
+    let body: Value = response.json().await.map_err(|e| {
+        Error::Server(format!("{url} answered {status} without a GraphQL response: {e}"))
+    })?;
+    if let Some(errors) = body["errors"].as_array().filter(|errors| !errors.is_empty()) {
+        let mut lines = Vec::new();
+        for error in errors {
+            let code = text(&error["extensions"]["code"]);
+            lines.push(format!("{} ({code})", text(&error["message"])));
+            if code == "UNAUTHENTICATED" {
+                lines.push(
+                    "  the gateway did not take the operator token: is it the one the gateway was \
+                     started with (--operator-token)? A gateway without one has no operator API"
+                        .into(),
+                );
+            }
+            for failure in error["extensions"]["failures"].as_array().into_iter().flatten() {
+                lines.push(format!("  - {}", text(failure)));
+            }
+        }
+        return Err(Error::Server(lines.join("\n")));
+    }
+    Ok(body["data"].clone())
+}
