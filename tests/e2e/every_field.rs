@@ -5,11 +5,12 @@
 //! with `FORBIDDEN` (or its object must be absent) — reached directly, through aliases, through
 //! inline fragments and through named fragments. A field added to the schema is walked too.
 //! (The types only mutations and subscriptions return are covered by `management`: every
-//! mutation refused under a deny-all policy.)
+//! mutation refused under a deny-all policy. The platform operator's API is not decided by the
+//! policy and is left to `lifecycle`.)
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
-use fieldguard_e2e::{Reply, ensure, with_fixture};
+use fieldguard_e2e::{OPERATOR_API, Reply, ensure, with_fixture};
 use serde_json::Value;
 
 /// A field of an object type.
@@ -76,6 +77,10 @@ impl Sdl {
                     .filter_map(|arg| arg.split(':').next().map(|n| n.trim().to_owned()))
                     .collect();
                 let base = ty.trim().trim_matches(|c| c == '[' || c == ']' || c == '!').to_owned();
+                // The operator's API is not the policy's (see `lifecycle`).
+                if OPERATOR_API.contains(&name.trim()) {
+                    continue;
+                }
                 fields.push(Field { name: name.trim().to_owned(), base, required });
             }
         }

@@ -224,3 +224,25 @@ async fn an_invalid_anonymous_document_has_codes() -> anyhow::Result<()> {
         &reply,
     )
 }
+
+#[tokio::test]
+async fn a_forbidden_error_names_the_policy_version_and_never_its_reason() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let hash = server.state.policy.current().info.hash.clone();
+    let reply = server.query("dana.developer@acme.test", "{ team { name billingPlan } }").await?;
+    ensure(
+        reply.error_code_at("team.billingPlan").as_deref() == Some("FORBIDDEN"),
+        "refused",
+        &reply,
+    )?;
+    let error = &reply.errors()[0];
+    ensure(
+        error["extensions"]["policy"] == hash.as_str(),
+        "the error names the policy version",
+        &reply,
+    )?;
+    let text = reply.body.to_string();
+    ensure(!text.contains("roles do not allow"), "the policy's reason stays in the log", &reply)?;
+    ensure(reply.data(&["team", "name"]).is_string(), "the rest of the answer is there", &reply)?;
+    Ok(())
+}

@@ -12,6 +12,7 @@ mod every_field;
 mod getting_started;
 mod hostile;
 mod http;
+mod lifecycle;
 mod management;
 mod roles;
 mod schema;

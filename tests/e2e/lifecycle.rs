@@ -1,0 +1,403 @@
+//! The policy lifecycle through the real binary: `fieldguard policy deploy`, `versions`,
+//! `activate` and `rollback` against gateway processes sharing one database, the gate that
+//! refuses a bad candidate, the operator credential, and a fleet that converges.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use fieldguard::authz::active::{BUILTIN_POLICY, content_hash};
+use fieldguard_e2e::fixture_policy;
+use serde_json::{Value, json};
+
+/// The operator token every gateway of these tests is started with.
+const OPERATOR_TOKEN: &str = "e2e-operator-token-0123456789";
+/// A member whose team's workflows the built-in policy shows and deny-all hides.
+const DEVELOPER: &str = "dana.developer@acme.test";
+
+const BINARY: &str = env!("CARGO_BIN_EXE_fieldguard-e2e-gateway");
+
+fn scratch(name: &str) -> anyhow::Result<PathBuf> {
+    let dir =
+        std::env::temp_dir().join(format!("fieldguard-lifecycle-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// A gateway process; killed when dropped.
+struct Gateway {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Gateway {
+    /// Starts `serve` on a free port over `data`, with the operator token unless `operator` is
+    /// false, and waits until it serves.
+    fn start(data: &Path, extra: &[&str], operator: bool) -> anyhow::Result<Self> {
+        let mut command = Command::new(BINARY);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .args(extra)
+            .env_remove("DATABASE_URL")
+            .env_remove("FIELDGUARD_DEMO")
+            .env_remove("FIELDGUARD_OPERATOR_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if operator {
+            command.env("FIELDGUARD_OPERATOR_TOKEN", OPERATOR_TOKEN);
+        }
+        let mut child = command.spawn()?;
+        let stderr = child.stderr.take().context("no stderr")?;
+        let mut lines = BufReader::new(stderr).lines();
+        let url = lines.by_ref().map_while(Result::ok).find_map(|line| {
+            let at = line.find("serving on http://")?;
+            Some(line[at + "serving on ".len()..].trim_end_matches("/graphql").to_owned())
+        });
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        match url {
+            Some(url) => Ok(Self { child, url }),
+            None => {
+                let _ = child.kill();
+                bail!("the gateway did not start")
+            }
+        }
+    }
+
+    async fn post(&self, bearer: &str, query: &str, variables: Value) -> anyhow::Result<Value> {
+        let reply = reqwest::Client::new()
+            .post(format!("{}/graphql", self.url))
+            .bearer_auth(bearer)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await?;
+        Ok(reply.json().await?)
+    }
+
+    async fn health(&self) -> anyhow::Result<Value> {
+        Ok(reqwest::get(format!("{}/healthz", self.url)).await?.json().await?)
+    }
+
+    async fn policy_hash(&self) -> anyhow::Result<String> {
+        Ok(self.health().await?["policy"]["hash"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// How many workflows of their team `token` sees.
+    async fn workflows_seen(&self, token: &str) -> anyhow::Result<i64> {
+        let reply = self.post(token, "{ team { workflows { totalCount } } }", json!({})).await?;
+        Ok(reply["data"]["team"]["workflows"]["totalCount"].as_i64().unwrap_or(-1))
+    }
+
+    /// Runs `fieldguard policy …` against this gateway with the operator token.
+    fn policy(&self, args: &[&str]) -> anyhow::Result<Output> {
+        Ok(Command::new(BINARY)
+            .arg("policy")
+            .args(args)
+            .args(["--server", &self.url])
+            .env("FIELDGUARD_OPERATOR_TOKEN", OPERATOR_TOKEN)
+            .output()?)
+    }
+}
+
+/// Seeds `data` with the demo data and mints a token for `email`.
+fn seeded(data: &Path, email: &str) -> anyhow::Result<String> {
+    let seed = Command::new(BINARY).args(["seed", "--data-dir"]).arg(data).output()?;
+    ensure!(seed.status.success(), "seed: {}", String::from_utf8_lossy(&seed.stderr));
+    let token =
+        Command::new(BINARY).args(["token", "--user", email, "--data-dir"]).arg(data).output()?;
+    ensure!(token.status.success(), "token: {}", String::from_utf8_lossy(&token.stderr));
+    Ok(String::from_utf8(token.stdout)?.trim().to_owned())
+}
+
+fn module_file(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes)?;
+    Ok(path)
+}
+
+fn out(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Waits until `gateway` enforces `hash` and answers `expected` workflows, at most `within`;
+/// answers how long it took.
+async fn converges(
+    gateway: &Gateway,
+    token: &str,
+    hash: &str,
+    expected: impl Fn(i64) -> bool,
+    within: Duration,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    loop {
+        let seen = gateway.workflows_seen(token).await?;
+        if gateway.policy_hash().await? == hash && expected(seen) {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > within {
+            bail!(
+                "after {within:?} the gateway still enforces {} and sees {seen} workflows",
+                gateway.policy_hash().await?
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_deploy_through_one_gateway_is_in_force_on_another_within_two_seconds()
+-> anyhow::Result<()> {
+    let dir = scratch("fleet")?;
+    let data = dir.join("data");
+    let token = seeded(&data, DEVELOPER)?;
+    let first = Gateway::start(&data, &[], true)?;
+    let second = Gateway::start(&data, &[], true)?;
+    let builtin = content_hash(BUILTIN_POLICY);
+    let visible = second.workflows_seen(&token).await?;
+    ensure!(visible > 0, "the developer sees no workflows under the built-in policy");
+
+    let deny_all = module_file(&dir, "deny-all.wasm", fixture_policy("deny-all")?)?;
+    let deployed =
+        first.policy(&["deploy", deny_all.to_str().unwrap_or_default(), "--note", "lockdown"])?;
+    ensure!(deployed.status.success(), "deploy failed: {}", out(&deployed));
+    let deny_hash = content_hash(fixture_policy("deny-all")?);
+    ensure!(
+        first.policy_hash().await? == deny_hash,
+        "the deploying gateway did not switch at once"
+    );
+    let took =
+        converges(&second, &token, &deny_hash, |seen| seen != visible, Duration::from_secs(2))
+            .await?;
+    println!("deploy in force on the second gateway after {took:?}");
+
+    let rolled = first.policy(&["rollback"])?;
+    ensure!(rolled.status.success(), "rollback failed: {}", out(&rolled));
+    let took = converges(&second, &token, &builtin, |seen| seen == visible, Duration::from_secs(2))
+        .await?;
+    println!("rollback in force on the second gateway after {took:?}");
+
+    // Both versions are stored; the built-in one, in force before the first deploy, too.
+    let versions = second.policy(&["versions"])?;
+    let listed = out(&versions);
+    ensure!(versions.status.success(), "versions failed: {listed}");
+    ensure!(listed.contains(&deny_hash) && listed.contains("lockdown"), "{listed}");
+    ensure!(
+        listed.contains(&format!("* {builtin}")),
+        "the built-in version is not marked active: {listed}"
+    );
+
+    // Activating by a prefix of the digest, through the second gateway this time.
+    let prefix = &deny_hash["sha256:".len().."sha256:".len() + 12];
+    let activated = second.policy(&["activate", prefix])?;
+    ensure!(activated.status.success(), "activate failed: {}", out(&activated));
+    converges(&first, &token, &deny_hash, |seen| seen != visible, Duration::from_secs(2)).await?;
+
+    drop((first, second));
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_version_in_force_survives_a_restart_and_a_policy_file_overrides_it()
+-> anyhow::Result<()> {
+    let dir = scratch("restart")?;
+    let data = dir.join("data");
+    let token = seeded(&data, DEVELOPER)?;
+    let deny_all = module_file(&dir, "deny-all.wasm", fixture_policy("deny-all")?)?;
+    let deny_hash = content_hash(fixture_policy("deny-all")?);
+    {
+        let gateway = Gateway::start(&data, &[], true)?;
+        let deployed = gateway.policy(&["deploy", deny_all.to_str().unwrap_or_default()])?;
+        ensure!(deployed.status.success(), "deploy failed: {}", out(&deployed));
+    }
+    let restarted = Gateway::start(&data, &[], false)?;
+    ensure!(
+        restarted.policy_hash().await? == deny_hash,
+        "the deployed version was lost on restart"
+    );
+    ensure!(
+        restarted.workflows_seen(&token).await? <= 0,
+        "deny-all is not enforced after the restart"
+    );
+    drop(restarted);
+
+    let builtin = module_file(&dir, "builtin.wasm", BUILTIN_POLICY)?;
+    let developer_loop =
+        Gateway::start(&data, &["--policy", builtin.to_str().unwrap_or_default()], false)?;
+    ensure!(
+        developer_loop.policy_hash().await? == content_hash(BUILTIN_POLICY),
+        "the policy file given at start is not the one in force"
+    );
+    drop(developer_loop);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_candidate_that_fails_the_gate_is_refused_with_its_failures_and_changes_nothing()
+-> anyhow::Result<()> {
+    let dir = scratch("gate")?;
+    let data = dir.join("data");
+    let token = seeded(&data, DEVELOPER)?;
+    let gateway = Gateway::start(&data, &[], true)?;
+    let before = gateway.policy_hash().await?;
+    let visible = gateway.workflows_seen(&token).await?;
+
+    // Allow-all fails the contract checks.
+    let allow_all = module_file(&dir, "allow-all.wasm", fixture_policy("allow-all")?)?;
+    let refused = gateway.policy(&["deploy", allow_all.to_str().unwrap_or_default()])?;
+    let said = out(&refused);
+    ensure!(!refused.status.success(), "allow-all was deployed: {said}");
+    ensure!(said.contains("POLICY_REJECTED") && said.contains("FieldguardUnknownType"), "{said}");
+
+    // A module built for another contract is refused naming both versions.
+    let old = module_file(&dir, "old.wasm", fixture_policy("old-contract")?)?;
+    let refused = gateway.policy(&["deploy", old.to_str().unwrap_or_default()])?;
+    let said = out(&refused);
+    ensure!(!refused.status.success(), "{said}");
+    ensure!(
+        said.contains("fieldguard:policy@0.1.0") && said.contains("fieldguard:policy@0.2.0"),
+        "{said}"
+    );
+
+    // The built-in policy against cases that expect something else: the failing case is named.
+    let builtin = module_file(&dir, "builtin.wasm", BUILTIN_POLICY)?;
+    let cases = fieldguard_policy::CASES.replacen(
+        "fields = [\"outputVariables\", \"versions\"]\nallow = [\"admin\", \"developer-g1\", \"orchestrator-admin\", \"owner\"]",
+        "fields = [\"outputVariables\", \"versions\"]\nallow = [\"admin\", \"developer-g1\", \"orchestrator-admin\", \"owner\", \"analyst\"]",
+        1,
+    );
+    ensure!(cases != fieldguard_policy::CASES, "the case to change is not in cases.toml");
+    let cases_file = module_file(&dir, "cases.toml", cases.as_bytes())?;
+    let refused = gateway.policy(&[
+        "deploy",
+        builtin.to_str().unwrap_or_default(),
+        "--cases",
+        cases_file.to_str().unwrap_or_default(),
+    ])?;
+    let said = out(&refused);
+    ensure!(!refused.status.success(), "{said}");
+    ensure!(
+        said.contains("read Workflow.outputVariables, versions") && said.contains("analyst"),
+        "{said}"
+    );
+
+    // Bytes that are no module at all.
+    let junk = module_file(&dir, "junk.wasm", b"\0asm\x01\0\0\0garbage")?;
+    let refused = gateway.policy(&["deploy", junk.to_str().unwrap_or_default()])?;
+    ensure!(
+        !refused.status.success() && out(&refused).contains("POLICY_REJECTED"),
+        "{}",
+        out(&refused)
+    );
+
+    ensure!(
+        gateway.policy_hash().await? == before,
+        "a refused candidate changed the version in force"
+    );
+    ensure!(
+        gateway.workflows_seen(&token).await? == visible,
+        "a refused candidate changed a decision"
+    );
+    let versions = gateway.policy(&["versions"])?;
+    ensure!(out(&versions).contains("no version was ever deployed"), "{}", out(&versions));
+    drop(gateway);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[tokio::test]
+async fn only_the_operator_token_reaches_the_operator_api() -> anyhow::Result<()> {
+    let dir = scratch("operator")?;
+    let data = dir.join("data");
+    let owner = seeded(&data, fieldguard_e2e::OWNER)?;
+    let rollback = "mutation { rollbackPolicy { previousHash } }";
+    let versions = "{ policyVersions { hash } }";
+
+    let gateway = Gateway::start(&data, &[], true)?;
+    // The team's owner is not a platform operator.
+    for query in [rollback, versions] {
+        let reply = gateway.post(&owner, query, json!({})).await?;
+        ensure!(reply["errors"][0]["extensions"]["code"] == "FORBIDDEN", "{query}: {reply}");
+    }
+    // A wrong token is no credential at all.
+    let reply = gateway.post("not-the-operator-token-at-all", versions, json!({})).await?;
+    ensure!(reply["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", "{reply}");
+    // The operator reads versions, but no team data.
+    let reply = gateway.post(OPERATOR_TOKEN, versions, json!({})).await?;
+    ensure!(reply["data"]["policyVersions"] == json!([]), "{reply}");
+    let reply = gateway.post(OPERATOR_TOKEN, "{ me { displayName } }", json!({})).await?;
+    ensure!(
+        reply["data"]["me"].is_null()
+            && reply["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED",
+        "{reply}"
+    );
+    // Nothing to roll back to yet.
+    let reply = gateway.post(OPERATOR_TOKEN, rollback, json!({})).await?;
+    ensure!(reply["errors"][0]["extensions"]["code"] == "CONFLICT", "{reply}");
+    drop(gateway);
+
+    // Without an operator token configured there is no operator API.
+    let closed = Gateway::start(&data, &[], false)?;
+    let reply = closed.post(OPERATOR_TOKEN, versions, json!({})).await?;
+    ensure!(reply["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", "{reply}");
+    let cli = closed.policy(&["versions"])?;
+    ensure!(!cli.status.success() && out(&cli).contains("no operator API"), "{}", out(&cli));
+    drop(closed);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[tokio::test]
+async fn policy_test_reports_each_case_and_fails_on_a_wrong_expectation() -> anyhow::Result<()> {
+    let dir = scratch("test")?;
+    let builtin = module_file(&dir, "builtin.wasm", BUILTIN_POLICY)?;
+    let run = |args: &[&str]| Command::new(BINARY).args(["policy", "test"]).args(args).output();
+    let passed = run(&[builtin.to_str().unwrap_or_default()])?;
+    let report = out(&passed);
+    ensure!(passed.status.success(), "{report}");
+    ensure!(
+        report.contains("ok   read Workflow.outputVariables, versions")
+            && report.contains(" 0 failed"),
+        "{report}"
+    );
+
+    let wrong = fieldguard_policy::CASES.replacen("[[see]]\ntype = \"Invitation\"\ngroups = [1]\nallow = [\"admin\", \"owner\", \"security-admin\"]", "[[see]]\ntype = \"Invitation\"\ngroups = [1]\nallow = [\"admin\", \"owner\"]", 1);
+    ensure!(wrong != fieldguard_policy::CASES, "the case to change is not in cases.toml");
+    let cases = module_file(&dir, "wrong.toml", wrong.as_bytes())?;
+    let failed = run(&[builtin.to_str().unwrap_or_default(), cases.to_str().unwrap_or_default()])?;
+    let report = out(&failed);
+    ensure!(!failed.status.success(), "{report}");
+    ensure!(
+        report.contains("FAIL see Invitation [groups 1]")
+            && report.contains("security-admin: expected deny, got allow"),
+        "{report}"
+    );
+
+    let allow_all = module_file(&dir, "allow-all.wasm", fixture_policy("allow-all")?)?;
+    let failed = run(&[allow_all.to_str().unwrap_or_default()])?;
+    let report = out(&failed);
+    ensure!(
+        !failed.status.success()
+            && report.contains("cases  none")
+            && report.contains("FAIL the unknown type"),
+        "{report}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

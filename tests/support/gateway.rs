@@ -1,0 +1,6 @@
+//! The `fieldguard` command line, built inside the end-to-end crate so that its tests can start
+//! real gateway processes (`CARGO_BIN_EXE_fieldguard-e2e-gateway`).
+
+fn main() -> std::process::ExitCode {
+    fieldguard::cli::main()
+}
