@@ -90,3 +90,66 @@ fn a_file_that_does_not_exist_or_is_not_a_policy_is_named_in_the_error() -> anyh
     );
     Ok(())
 }
+
+/// While 32 requests are each held up by a policy that runs every call to its deadline, the
+/// server's other answers still come within milliseconds: `/healthz`, and a query to a
+/// second gateway state over the same database that enforces the built-in policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_that_loops_to_its_deadline_never_stalls_the_other_answers() -> anyhow::Result<()>
+{
+    let spinning = with_fixture("spin").await?;
+    let healthy = spinning.beside(LoadedPolicy::builtin()?).await?;
+    let spinning = std::sync::Arc::new(spinning);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut load = Vec::new();
+    for _ in 0..32 {
+        let (server, stop, in_flight) = (spinning.clone(), stop.clone(), in_flight.clone());
+        load.push(tokio::spawn(async move {
+            let mut denied = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let reply =
+                    server.query("olivia.owner@acme.test", "{ me { email } team { name } }").await;
+                in_flight.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                if reply?.error_code_at("me").as_deref() == Some("FORBIDDEN") {
+                    denied += 1;
+                }
+            }
+            anyhow::Ok(denied)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut health = Vec::new();
+    let mut queries = Vec::new();
+    let mut loaded = Vec::new();
+    for _ in 0..20 {
+        loaded.push(in_flight.load(std::sync::atomic::Ordering::Relaxed));
+        let started = std::time::Instant::now();
+        let (status, _, _) = spinning.get("/healthz").await?;
+        anyhow::ensure!(status == 200);
+        health.push(started.elapsed());
+        let started = std::time::Instant::now();
+        let reply = healthy.query("olivia.owner@acme.test", "{ team { name } }").await?;
+        ensure(reply.data(&["team", "name"]).is_string(), "the healthy gateway answers", &reply)?;
+        queries.push(started.elapsed());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut denied = 0;
+    for task in load {
+        denied += task.await??;
+    }
+    anyhow::ensure!(denied >= 32, "the looping policy denied only {denied} requests");
+    let still_loading = loaded.iter().min().copied().unwrap_or_default();
+    health.sort();
+    queries.sort();
+    println!(
+        "with at least {still_loading} of 32 looping requests in flight: /healthz median {:?} worst {:?}; \
+         the built-in policy's query median {:?} worst {:?}",
+        health[10], health[19], queries[10], queries[19]
+    );
+    anyhow::ensure!(still_loading > 0, "the looping requests finished before the measurement");
+    anyhow::ensure!(health[10] < Duration::from_millis(20), "/healthz median {:?}", health[10]);
+    anyhow::ensure!(queries[10] < Duration::from_millis(50), "query median {:?}", queries[10]);
+    Ok(())
+}

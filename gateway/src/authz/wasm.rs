@@ -9,8 +9,9 @@
 //! timeout or a malformed answer denies everything the call was asked, is logged, and throws
 //! the instance away; the next call in the session starts from a fresh one.
 
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
@@ -35,6 +36,14 @@ const EPOCH_TICK: Duration = Duration::from_millis(5);
 const CALL_DEADLINE_TICKS: u64 = 10;
 /// The most linear memory a policy instance may grow to.
 const MEMORY_LIMIT_BYTES: usize = 64 << 20;
+/// The most elements a table of a policy instance may grow to: a policy's tables hold its
+/// indirect functions (a few hundred); a `table.grow` or `table.fill` past this is refused,
+/// so no single instruction can run for long.
+const TABLE_ELEMENTS_LIMIT: usize = 10_000;
+/// The most memories and tables a store may hold: one core module, plus the component's
+/// small adapters. Memory is capped at one memory's worth in total.
+const MEMORIES_LIMIT: usize = 1;
+const TABLES_LIMIT: usize = 4;
 
 /// The process-wide engine, with a thread that advances its epoch.
 fn engine() -> Result<&'static Engine, Error> {
@@ -68,7 +77,17 @@ struct StoreData {
 pub struct WasmPolicy {
     pre: bindings::PolicyPre<StoreData>,
     name: String,
+    /// Where this version's calls run once one of them took long (see [`unstalling`]).
+    lane: Arc<SlowLane>,
 }
+
+/// A call that takes longer than this marks its policy version as slow (a sound policy
+/// answers a batch in microseconds; the deadline is 50 ms).
+const SLOW_CALL: Duration = Duration::from_millis(20);
+/// How long a version stays marked slow after its last slow call; then it is tried inline
+/// again, so that one slow moment (a machine under load) does not mark a sound policy for
+/// good.
+const SLOW_FOR: Duration = Duration::from_secs(10);
 
 impl WasmPolicy {
     /// Compiles a policy from the bytes of a component, or of a core module built by
@@ -107,7 +126,7 @@ impl WasmPolicy {
             .instantiate(&mut store)
             .and_then(|policy| policy.call_name(&mut store))
             .map_err(|e| Error::InvalidPolicy(format!("it fails when asked its name: {e:#}")))?;
-        Ok(Self { pre, name: display_name(&name) })
+        Ok(Self { pre, name: display_name(&name), lane: Arc::new(SlowLane::new()) })
     }
 
     /// The name the policy gives itself.
@@ -181,9 +200,10 @@ fn is_core_module(bytes: &[u8]) -> bool {
 fn new_store(engine: &Engine) -> Store<StoreData> {
     let limits = StoreLimitsBuilder::new()
         .memory_size(MEMORY_LIMIT_BYTES)
+        .table_elements(TABLE_ELEMENTS_LIMIT)
         .instances(8)
-        .tables(8)
-        .memories(4)
+        .tables(TABLES_LIMIT)
+        .memories(MEMORIES_LIMIT)
         .build();
     let mut store = Store::new(engine, StoreData { limits });
     store.limiter(|data| &mut data.limits);
@@ -197,6 +217,7 @@ impl Policy for WasmPolicy {
             pre: self.pre.clone(),
             principal: to_wit_principal(principal),
             live: None,
+            lane: self.lane.clone(),
         })
     }
 }
@@ -207,6 +228,110 @@ struct WasmSession {
     pre: bindings::PolicyPre<StoreData>,
     principal: wit::Principal,
     live: Option<(Store<StoreData>, bindings::Policy)>,
+    lane: Arc<SlowLane>,
+}
+
+/// Runs `f`, a call into a policy version, so that it never stalls the server.
+///
+/// A fast version (every sound policy: a call takes microseconds) runs inline, at no cost. A
+/// version marked slow runs its calls in its slow lane: off the async worker (with
+/// [`tokio::task::block_in_place`], which hands the worker's other tasks to another thread),
+/// and only a few at a time, so that however many of its calls are in flight they leave CPU
+/// for everything else. A call that cannot enter the lane within [`SLOW_LANE_WAIT`] is not
+/// made (`None`: the caller denies). Each version has its own lane: a hostile version never
+/// delays another.
+fn unstalling<R>(lane: &SlowLane, f: impl FnOnce() -> R) -> Option<R> {
+    if !lane.is_marked() {
+        let started = Instant::now();
+        let answer = f();
+        if started.elapsed() > SLOW_CALL {
+            lane.mark(started.elapsed());
+        }
+        return Some(answer);
+    }
+    let on_a_worker = tokio::runtime::Handle::try_current()
+        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    let run = || {
+        let _turn = lane.enter()?;
+        let started = Instant::now();
+        let answer = f();
+        if started.elapsed() > SLOW_CALL {
+            lane.mark(started.elapsed());
+        }
+        Some(answer)
+    };
+    if on_a_worker { tokio::task::block_in_place(run) } else { run() }
+}
+
+/// How long a call of a slow version waits for its turn before it is denied.
+const SLOW_LANE_WAIT: Duration = Duration::from_millis(500);
+
+/// The calls of one policy version while it is marked slow, a few at a time (a counting
+/// semaphore, and when the mark ends).
+struct SlowLane {
+    taken: Mutex<usize>,
+    freed: Condvar,
+    capacity: usize,
+    /// Milliseconds since [`process_start`] until which the version counts as slow; 0 never.
+    slow_until: AtomicU64,
+}
+
+/// A turn in a slow lane, given back when dropped.
+struct Turn<'l>(&'l SlowLane);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        *self.0.taken.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+        self.0.freed.notify_one();
+    }
+}
+
+/// A monotonic clock for the slow marks.
+fn process_start() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(process_start().elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+impl SlowLane {
+    fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            taken: Mutex::new(0),
+            freed: Condvar::new(),
+            capacity: (cores / 2).max(1),
+            slow_until: AtomicU64::new(0),
+        }
+    }
+
+    fn is_marked(&self) -> bool {
+        let until = self.slow_until.load(Ordering::Relaxed);
+        until != 0 && now_ms() < until
+    }
+
+    fn mark(&self, took: Duration) {
+        let until = now_ms().saturating_add(u64::try_from(SLOW_FOR.as_millis()).unwrap_or(0));
+        if self.slow_until.swap(until, Ordering::Relaxed) < now_ms() {
+            tracing::warn!(
+                took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                "a policy call took long; this version's calls run off the async workers, a few at a time"
+            );
+        }
+    }
+
+    fn enter(&self) -> Option<Turn<'_>> {
+        let deadline = Instant::now() + SLOW_LANE_WAIT;
+        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        while *taken >= self.capacity {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            taken = self.freed.wait_timeout(taken, left).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        *taken += 1;
+        Some(Turn(self))
+    }
 }
 
 impl WasmSession {
@@ -218,9 +343,14 @@ impl WasmSession {
     ) -> Option<R> {
         if self.live.is_none() {
             let mut store = new_store(self.pre.engine());
-            match self.pre.instantiate(&mut store) {
-                Ok(policy) => self.live = Some((store, policy)),
-                Err(error) => {
+            let pre = &self.pre;
+            match unstalling(&self.lane, || pre.instantiate(&mut store)) {
+                Some(Ok(policy)) => self.live = Some((store, policy)),
+                None => {
+                    tracing::warn!("the slow lane is full; denying without calling the policy");
+                    return None;
+                }
+                Some(Err(error)) => {
                     tracing::error!(%error, "could not instantiate the policy; denying");
                     return None;
                 }
@@ -228,7 +358,15 @@ impl WasmSession {
         }
         let (store, policy) = self.live.as_mut()?;
         store.set_epoch_deadline(CALL_DEADLINE_TICKS);
-        match f(store, policy, &self.principal) {
+        let principal = &self.principal;
+        let Some(answer) = unstalling(&self.lane, || f(store, policy, principal)) else {
+            tracing::warn!(
+                call = what,
+                "the slow lane is full; denying without calling the policy"
+            );
+            return None;
+        };
+        match answer {
             Ok(answer) => Some(answer),
             Err(error) => {
                 tracing::error!(error = %format!("{error:#}"), call = what, "the policy failed; denying");
@@ -486,6 +624,40 @@ mod tests {
         assert_eq!(long.chars().count(), MAX_NAME + 1);
         assert_eq!(display_name("\n\t"), "\u{fffd}\u{fffd}");
         assert_eq!(display_name("   "), "unnamed");
+    }
+
+    /// Runs the export `run` of a core module under the store limits of every policy call.
+    fn run_limited(wat: &str) -> wasmtime::Result<i32> {
+        let engine = engine().map_err(|e| wasmtime::Error::msg(e.to_string()))?;
+        let module = wasmtime::Module::new(engine, wat)?;
+        let mut store = new_store(engine);
+        let instance = wasmtime::Instance::new(&mut store, &module, &[])?;
+        instance.get_typed_func::<(), i32>(&mut store, "run")?.call(&mut store, ())
+    }
+
+    #[test]
+    fn a_table_cannot_grow_past_its_limit_so_no_table_instruction_runs_long() {
+        let grow = r#"(module (table 1 funcref)
+            (func (export "run") (result i32)
+              ref.null func i32.const 200000000 table.grow 0))"#;
+        assert_eq!(run_limited(grow).ok(), Some(-1), "table.grow by 200 million succeeded");
+        let within = r#"(module (table 1 funcref)
+            (func (export "run") (result i32)
+              ref.null func i32.const 100 table.grow 0))"#;
+        assert_eq!(run_limited(within).ok(), Some(1));
+        let declared = r#"(module (table 200000000 funcref)
+            (func (export "run") (result i32) i32.const 0))"#;
+        assert!(run_limited(declared).is_err(), "a table of 200 million elements was created");
+    }
+
+    #[test]
+    fn one_memory_of_at_most_64_mib_per_instance() {
+        let four = r#"(module (memory 1) (memory 1) (memory 1) (memory 1)
+            (func (export "run") (result i32) i32.const 0))"#;
+        assert!(run_limited(four).is_err(), "four memories were allowed");
+        let grow = r#"(module (memory 1)
+            (func (export "run") (result i32) i32.const 1100 memory.grow))"#;
+        assert_eq!(run_limited(grow).ok(), Some(-1), "memory grew past 64 MiB");
     }
 
     fn groups(n: usize) -> wit::Condition {
