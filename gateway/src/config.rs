@@ -54,6 +54,21 @@ pub enum PolicyCommand {
         /// The cases (TOML or JSON); by default those the module carries.
         cases: Option<PathBuf>,
     },
+    /// Show who gains and who loses what between two modules: every member of every team of
+    /// the demo data (or of a database), every type, field and action (exit code 1 when they
+    /// differ).
+    Diff {
+        /// The version in force (`.wasm`).
+        old: PathBuf,
+        /// The candidate (`.wasm`).
+        new: PathBuf,
+        /// Compare over the database in this data directory instead of the demo data.
+        #[arg(long, conflicts_with = "database_url")]
+        data_dir: Option<PathBuf>,
+        /// Compare over the database at this URL instead of the demo data.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Deploy a module to a running gateway: it is gated, stored and put in force on every
     /// gateway of its database.
     Deploy {

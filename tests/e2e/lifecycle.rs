@@ -401,3 +401,55 @@ async fn policy_test_reports_each_case_and_fails_on_a_wrong_expectation() -> any
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+#[tokio::test]
+async fn policy_diff_says_who_gains_and_who_loses_what_and_nothing_for_identical_modules()
+-> anyhow::Result<()> {
+    let dir = scratch("diff")?;
+    let builtin = module_file(&dir, "builtin.wasm", BUILTIN_POLICY)?;
+    let deny_all = module_file(&dir, "deny-all.wasm", fixture_policy("deny-all")?)?;
+    let run = |old: &Path, new: &Path, extra: &[&str]| {
+        Command::new(BINARY)
+            .args(["policy", "diff"])
+            .args([old, new])
+            .args(extra)
+            .env_remove("DATABASE_URL")
+            .output()
+    };
+    let same = run(&builtin, &builtin, &[])?;
+    let said = out(&same);
+    ensure!(same.status.success(), "{said}");
+    ensure!(
+        said.contains("no differences") && said.contains("over 16 members of 2 teams"),
+        "{said}"
+    );
+
+    // From deny-all to the built-in policy everyone gains, no one loses; grouped by field, then
+    // by role.
+    let opened = run(&deny_all, &builtin, &[])?;
+    let said = out(&opened);
+    ensure!(!opened.status.success(), "differences must fail the command: {said}");
+    let status = said.split("\nUser.status\n").nth(1).context("no User.status line")?;
+    let status: Vec<&str> = status.lines().take_while(|line| line.starts_with("  ")).collect();
+    ensure!(
+        status
+            .iter()
+            .any(|l| l.starts_with("  + SECURITY_ADMIN: ") && l.contains("sam.security@acme.test")),
+        "User.status gained by security admins: {status:?}"
+    );
+    ensure!(status.iter().all(|l| l.starts_with("  + ")), "nobody loses: {status:?}");
+    ensure!(
+        said.contains("\nsee Workflow\n") && said.contains("\nact run-workflow on Workflow\n"),
+        "{said}"
+    );
+    ensure!(said.contains("0 lose something"), "{said}");
+
+    // Over a database given by its data directory: the same members, from the other side.
+    let data = dir.join("data");
+    let _ = seeded(&data, DEVELOPER)?;
+    let closed = run(&builtin, &deny_all, &["--data-dir", data.to_str().unwrap_or_default()])?;
+    let said = out(&closed);
+    ensure!(said.contains("fieldguard.db") && said.contains("0 members gain something"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

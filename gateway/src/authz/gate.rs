@@ -180,7 +180,7 @@ fn determinism(
 
 /// A type name of a case as the `'static` name the contract's types carry. Names are kept
 /// once per process; a case file names a few dozen types.
-fn interned(name: &str) -> &'static str {
+pub(crate) fn interned(name: &str) -> &'static str {
     static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
     let mut names = NAMES.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
     if let Some(known) = names.get(name) {

@@ -17,10 +17,12 @@
 //! * [`watch`]: reloads the policy when its file changes (the developer's loop).
 //! * [`gate`]: what a version must pass before it is put in force: its decision cases and the
 //!   contract's checks (also `fieldguard policy test`).
+//! * [`diff`]: who gains and who loses what between two versions, over a database's members.
 //! * [`lifecycle`]: deploy, activate and roll back stored versions, and follow the versions
 //!   other gateways of the database put in force.
 
 pub mod active;
+pub mod diff;
 pub mod gate;
 pub mod guard;
 pub mod lifecycle;

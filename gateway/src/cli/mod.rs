@@ -73,6 +73,12 @@ async fn policy(command: PolicyCommand) -> anyhow::Result<()> {
             anyhow::ensure!(passed, "the module fails some of its checks (see above)");
             Ok(())
         }
+        PolicyCommand::Diff { old, new, data_dir, database_url } => {
+            let same =
+                policy::diff(&old, &new, data_dir.as_deref(), database_url.as_deref()).await?;
+            anyhow::ensure!(same, "the two versions decide differently (see above)");
+            Ok(())
+        }
         PolicyCommand::Deploy { file, cases, note, server } => {
             Ok(policy::deploy(&server, &file, cases.as_deref(), note.as_deref()).await?)
         }

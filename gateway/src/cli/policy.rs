@@ -57,6 +57,49 @@ pub fn test(module: &Path, cases: Option<&Path>) -> Result<bool, Error> {
     Ok(report.passed())
 }
 
+/// Prints who gains and who loses what from `old` to `new`, over the database at `data_dir` or
+/// `database_url`, or over the demo data; says whether the two decide everything the same.
+pub async fn diff(
+    old: &Path,
+    new: &Path,
+    data_dir: Option<&Path>,
+    database_url: Option<&str>,
+) -> Result<bool, Error> {
+    let load = |path: &Path| -> Result<LoadedPolicy, Error> {
+        LoadedPolicy::from_wasm(&read_policy_file(path)?, path.display().to_string())
+    };
+    let (old, new) = (load(old)?, load(new)?);
+    let demo_dir = std::env::temp_dir().join(format!("fieldguard-diff-{}", std::process::id()));
+    let (db, over) = match (data_dir, database_url) {
+        (_, Some(url)) => (crate::store::open(url).await?, crate::store::redact(url)),
+        (Some(dir), None) => {
+            let file = dir.join("fieldguard.db");
+            if !file.is_file() {
+                return Err(Error::Config(format!("there is no database in {}", dir.display())));
+            }
+            let url = format!("sqlite://{}?mode=rw", file.display());
+            (crate::store::open(&url).await?, file.display().to_string())
+        }
+        (None, None) => {
+            std::fs::create_dir_all(&demo_dir).map_err(|cause| Error::Io {
+                what: format!("creating {}", demo_dir.display()),
+                cause,
+            })?;
+            let url = format!("sqlite://{}?mode=rwc", demo_dir.join("demo.db").display());
+            let db = crate::store::open(&url).await?;
+            crate::demo::seed(&db, &crate::store::secrets::Sealer::stored(&demo_dir)?).await?;
+            (db, "the demo data".to_owned())
+        }
+    };
+    let review = crate::authz::diff::diff(&db, &old, &new).await;
+    db.close().await.ok();
+    let _ = std::fs::remove_dir_all(&demo_dir);
+    let review = review?;
+    println!("who gains (+) and who loses (-) what, over {over}\n");
+    print!("{review}");
+    Ok(review.is_empty())
+}
+
 /// Deploys a module through the gateway's operator API and prints what is in force.
 pub async fn deploy(
     server: &ServerArgs,

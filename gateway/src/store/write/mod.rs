@@ -32,6 +32,63 @@ pub mod process_hub;
 pub mod team;
 pub mod workflows;
 
+/// Every action the write services ask the policy about, with the type of the object it is
+/// asked on (what `fieldguard policy diff` compares; the end-to-end tests check it against the
+/// default policy's table).
+pub const ACTIONS: &[(&str, &str)] = &[
+    ("invite-members", "Team"),
+    ("import-members", "Team"),
+    ("revoke-invitation", "Invitation"),
+    ("accept-invitation", "Invitation"),
+    ("change-member-role", "Membership"),
+    ("transfer-ownership", "Membership"),
+    ("set-member-access", "Membership"),
+    ("copy-member-access", "Membership"),
+    ("suspend-member", "Membership"),
+    ("reactivate-member", "Membership"),
+    ("remove-member", "Membership"),
+    ("set-advanced-access-management", "Team"),
+    ("create-security-group", "Team"),
+    ("update-security-group", "SecurityGroup"),
+    ("set-security-group-enabled", "SecurityGroup"),
+    ("delete-security-group", "SecurityGroup"),
+    ("add-security-group-members", "SecurityGroup"),
+    ("remove-security-group-members", "SecurityGroup"),
+    ("attach-to-security-group", "Orchestrator"),
+    ("attach-to-security-group", "Workflow"),
+    ("attach-to-security-group", "BotRunner"),
+    ("attach-to-security-group", "Process"),
+    ("detach-from-security-group", "Orchestrator"),
+    ("detach-from-security-group", "Workflow"),
+    ("detach-from-security-group", "BotRunner"),
+    ("detach-from-security-group", "Process"),
+    ("rename-orchestrator", "Orchestrator"),
+    ("set-orchestrator-multitenancy", "Orchestrator"),
+    ("configure-orchestrator-api-integration", "Orchestrator"),
+    ("configure-orchestrator-zapier", "Orchestrator"),
+    ("publish-workflow-version", "Workflow"),
+    ("switch-workflow-version", "Workflow"),
+    ("set-workflow-schedule", "Workflow"),
+    ("set-workflow-webhook", "Workflow"),
+    ("set-workflow-logging", "Workflow"),
+    ("run-workflow", "Workflow"),
+    ("enqueue-work-item", "Workflow"),
+    ("remove-work-item", "QueueItem"),
+    ("assign-bot-runners", "Workflow"),
+    ("set-rdp-credentials", "BotRunner"),
+    ("approve-bot-runner", "BotRunner"),
+    ("create-registration-token", "BotRunner"),
+    ("create-process", "Process"),
+    ("update-process", "Process"),
+    ("set-launch-permissions", "Process"),
+    ("launch-process", "Process"),
+    ("cancel-job", "Job"),
+    ("retry-job", "Job"),
+    ("complete-task", "Task"),
+    ("create-form", "Form"),
+    ("update-form", "Form"),
+];
+
 use std::sync::Arc;
 
 use chrono::Utc;
