@@ -38,6 +38,9 @@ pub enum Command {
     Schema,
     /// Invite the members listed in a CSV file into a team, printing one result per row.
     ImportMembers(ImportArgs),
+    /// Run a query as a user through a gateway and print every decision that shaped the
+    /// answer, with the policy's reasons (a platform operator's command).
+    Explain(ExplainArgs),
     /// Test a policy module, or deploy, list, activate and roll back policy versions.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -104,6 +107,26 @@ pub enum PolicyCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+}
+
+/// `fieldguard explain`.
+#[derive(Clone, Debug, Args)]
+pub struct ExplainArgs {
+    /// The user the query runs as: an email address or a user id.
+    #[arg(long)]
+    pub user: String,
+    /// The GraphQL document.
+    #[arg(long)]
+    pub query: String,
+    /// Its variables, as a JSON object.
+    #[arg(long)]
+    pub variables: Option<String>,
+    /// The team to act in (a team id); by default the user's first.
+    #[arg(long)]
+    pub team: Option<i32>,
+    /// The gateway.
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 /// Which gateway an operator command talks to, and with what credential.

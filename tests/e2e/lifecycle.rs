@@ -453,3 +453,63 @@ async fn policy_diff_says_who_gains_and_who_loses_what_and_nothing_for_identical
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+#[tokio::test]
+async fn an_operator_gets_every_decision_of_a_request_and_no_one_else_does() -> anyhow::Result<()> {
+    let dir = scratch("explain")?;
+    let data = dir.join("data");
+    let token = seeded(&data, DEVELOPER)?;
+    let gateway = Gateway::start(&data, &[], true)?;
+    let query = "{ team { name billingPlan workflows(first: 2) { nodes { name outputVariables { name } } } } }";
+
+    let explained = Command::new(BINARY)
+        .args(["explain", "--user", DEVELOPER, "--query", query, "--server", &gateway.url])
+        .env("FIELDGUARD_OPERATOR_TOKEN", OPERATOR_TOKEN)
+        .output()?;
+    let said = out(&explained);
+    ensure!(explained.status.success(), "{said}");
+    ensure!(said.contains(&format!("as {DEVELOPER} under default")), "{said}");
+    ensure!(said.contains("DENY  Team.billingPlan  (the principal's roles do not allow"), "{said}");
+    ensure!(said.contains("ALLOW Workflow.outputVariables [groups"), "{said}");
+    ensure!(said.contains("ALLOW see Workflow: in security groups"), "{said}");
+
+    // Over HTTP: the header names the user, the answer carries the decisions.
+    let reply = reqwest::Client::new()
+        .post(format!("{}/graphql", gateway.url))
+        .bearer_auth(OPERATOR_TOKEN)
+        .header("X-Fieldguard-Explain", DEVELOPER)
+        .json(&json!({ "query": query }))
+        .send()
+        .await?
+        .json::<Value>()
+        .await?;
+    let decisions =
+        reply["extensions"]["explain"]["decisions"].as_array().cloned().unwrap_or_default();
+    let billing = decisions
+        .iter()
+        .find(|d| d["typeName"] == "Team" && d["field"] == "billingPlan")
+        .context("no decision on Team.billingPlan")?;
+    ensure!(billing["allowed"] == false && billing["reason"].is_string(), "{billing}");
+    ensure!(
+        reply["extensions"]["explain"]["policy"]["hash"] == content_hash(BUILTIN_POLICY).as_str(),
+        "{reply}"
+    );
+
+    // A member asking for an explanation of their own request is refused; reasons never reach them.
+    let reply = reqwest::Client::new()
+        .post(format!("{}/graphql", gateway.url))
+        .bearer_auth(&token)
+        .header("X-Fieldguard-Explain", DEVELOPER)
+        .json(&json!({ "query": query }))
+        .send()
+        .await?;
+    ensure!(reply.status() == 403, "a member's explain got {}", reply.status());
+    let plain = gateway.post(&token, query, json!({})).await?;
+    ensure!(
+        plain["extensions"].is_null() && !plain.to_string().contains("roles do not allow"),
+        "{plain}"
+    );
+    drop(gateway);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

@@ -39,6 +39,72 @@ struct State {
     class_of: HashMap<Resource, ClassId>,
     classes: Vec<Class>,
     visibilities: HashMap<&'static str, Visibility>,
+    /// Every decision and visibility, with the policy's reasons, when the request is explained.
+    explained: Option<Vec<Explained>>,
+}
+
+/// One answer of the policy that shaped a request, for a platform operator's explain.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Explained {
+    /// The GraphQL type of the object asked about.
+    pub type_name: &'static str,
+    /// The field read, or `None` for an action or a visibility.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The action performed, for an action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<&'static str>,
+    /// For a visibility: which objects of the type the principal sees.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<String>,
+    /// Whether it was allowed (a visibility other than none counts as allowed).
+    pub allowed: bool,
+    /// The policy's reason for a denial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The object's security groups.
+    pub security_groups: Vec<i32>,
+    /// How the principal relates to it (`is-principal`, `creator`, `launcher`, `assignee`).
+    pub relations: Vec<&'static str>,
+}
+
+fn relation_names(relations: super::Relation) -> Vec<&'static str> {
+    use super::Relation as R;
+    [
+        (R::IS_PRINCIPAL, "is-principal"),
+        (R::CREATOR, "creator"),
+        (R::LAUNCHER, "launcher"),
+        (R::ASSIGNEE, "assignee"),
+    ]
+    .into_iter()
+    .filter(|(flag, _)| relations.contains(*flag))
+    .map(|(_, name)| name)
+    .collect()
+}
+
+fn describe(visibility: &Visibility) -> String {
+    use super::Condition;
+    match visibility {
+        Visibility::All => "all".into(),
+        Visibility::None => "none".into(),
+        Visibility::Where(clauses) => clauses
+            .iter()
+            .map(|clause| {
+                clause
+                    .iter()
+                    .map(|condition| match condition {
+                        Condition::InSecurityGroups(groups) => {
+                            format!("in security groups {groups:?}")
+                        }
+                        Condition::Related(relations) => relation_names(*relations).join(" and "),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            })
+            .collect::<Vec<_>>()
+            .join(", or "),
+    }
 }
 
 struct Class {
@@ -50,6 +116,19 @@ impl Guard {
     /// A guard for `principal` under `policy`.
     pub fn new(principal: Principal, policy: Arc<LoadedPolicy>) -> Self {
         Self { principal, policy, state: Mutex::new(State::default()) }
+    }
+
+    /// The same guard, recording every answer of the policy with its reasons (for a platform
+    /// operator's explain; never for ordinary callers).
+    #[must_use]
+    pub fn explaining(self) -> Self {
+        self.state().explained = Some(Vec::new());
+        self
+    }
+
+    /// What was recorded, when explaining.
+    pub fn explanation(&self) -> Option<Vec<Explained>> {
+        self.state().explained.clone()
     }
 
     /// Who the request acts for.
@@ -141,6 +220,22 @@ impl Guard {
                 tracing::debug!(type_name = entry.resource.type_name, field, reason, "read denied");
             }
             entry.decisions.insert(field.into(), decision.is_allow());
+            if let Some(explained) = state.explained.as_mut() {
+                let resource = &entry.resource;
+                explained.push(Explained {
+                    type_name: resource.type_name,
+                    field: Some(field.to_owned()),
+                    action: None,
+                    visibility: None,
+                    allowed: decision.is_allow(),
+                    reason: match decision {
+                        Decision::Deny(reason) => Some(reason),
+                        Decision::Allow => None,
+                    },
+                    security_groups: resource.security_groups.clone(),
+                    relations: relation_names(resource.relations),
+                });
+            }
         }
     }
 
@@ -165,6 +260,21 @@ impl Guard {
         let mut answers = vec![false; asked.len()];
         for ((answer, (resource, action)), decision) in answers.iter_mut().zip(asked).zip(decisions)
         {
+            if let Some(explained) = state.explained.as_mut() {
+                explained.push(Explained {
+                    type_name: resource.type_name,
+                    field: None,
+                    action: Some(action.name),
+                    visibility: None,
+                    allowed: decision.is_allow(),
+                    reason: match &decision {
+                        Decision::Deny(reason) => Some(reason.clone()),
+                        Decision::Allow => None,
+                    },
+                    security_groups: resource.security_groups.clone(),
+                    relations: relation_names(resource.relations),
+                });
+            }
             match decision {
                 Decision::Allow => *answer = true,
                 Decision::Deny(reason) => tracing::info!(
@@ -193,6 +303,18 @@ impl Guard {
         let visibility =
             self.session(&mut state).visibility(&[type_name]).pop().unwrap_or(Visibility::None);
         state.visibilities.insert(type_name, visibility.clone());
+        if let Some(explained) = state.explained.as_mut() {
+            explained.push(Explained {
+                type_name,
+                field: None,
+                action: None,
+                visibility: Some(describe(&visibility)),
+                allowed: visibility != Visibility::None,
+                reason: None,
+                security_groups: Vec::new(),
+                relations: Vec::new(),
+            });
+        }
         visibility
     }
 

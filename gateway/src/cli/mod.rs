@@ -61,6 +61,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Policy(command) => policy(command).await,
+        Command::Explain(args) => Ok(policy::explain(&args).await?),
     }
 }
 

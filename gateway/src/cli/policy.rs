@@ -181,6 +181,61 @@ pub async fn rollback(server: &ServerArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// Runs a query as a user through the gateway and prints the answer, then every decision
+/// that shaped it.
+pub async fn explain(args: &crate::config::ExplainArgs) -> Result<(), Error> {
+    let variables: Value = match &args.variables {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| Error::InvalidInput(format!("--variables is not JSON: {e}")))?,
+        None => json!({}),
+    };
+    let mut headers = vec![(crate::http::EXPLAIN_HEADER, args.user.clone())];
+    if let Some(team) = args.team {
+        headers.push((crate::http::auth::TEAM_HEADER, team.to_string()));
+    }
+    let body = post(&args.server, &headers, &args.query, variables).await?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({ "data": body["data"], "errors": body["errors"] }))
+            .unwrap_or_default()
+    );
+    let explain = &body["extensions"]["explain"];
+    println!(
+        "\nas {} under {} ({})",
+        text(&explain["user"]),
+        text(&explain["policy"]["name"]),
+        text(&explain["policy"]["hash"])
+    );
+    for decision in explain["decisions"].as_array().into_iter().flatten() {
+        let verdict = if decision["allowed"].as_bool() == Some(true) { "ALLOW" } else { "DENY " };
+        let type_name = text(&decision["typeName"]);
+        let what = match (
+            decision["field"].as_str(),
+            decision["action"].as_str(),
+            decision["visibility"].as_str(),
+        ) {
+            (Some(field), _, _) => format!("{type_name}.{field}"),
+            (_, Some(action), _) => format!("{action} on {type_name}"),
+            (_, _, Some(visibility)) => format!("see {type_name}: {visibility}"),
+            _ => type_name.to_owned(),
+        };
+        let mut on = Vec::new();
+        if let Some(groups) = decision["securityGroups"].as_array().filter(|g| !g.is_empty()) {
+            on.push(format!(
+                "groups {}",
+                groups.iter().map(Value::to_string).collect::<Vec<_>>().join(",")
+            ));
+        }
+        if let Some(relations) = decision["relations"].as_array().filter(|r| !r.is_empty()) {
+            on.push(relations.iter().map(|r| text(r).to_owned()).collect::<Vec<_>>().join(","));
+        }
+        let on = if on.is_empty() { String::new() } else { format!(" [{}]", on.join("; ")) };
+        let reason = decision["reason"].as_str().map(|r| format!("  ({r})")).unwrap_or_default();
+        println!("{verdict} {what}{on}{reason}");
+    }
+    Ok(())
+}
+
 const DEPLOYMENT: &str = "version { hash name contract } previousHash casesPassed decisions";
 
 fn text(value: &Value) -> &str {
@@ -214,6 +269,18 @@ fn print_deployment(what: &str, deployment: &Value) {
 /// Sends one GraphQL operation to the gateway's operator API; its `data`, or the errors
 /// (with the failures of a refused version) as one message.
 async fn call(server: &ServerArgs, query: &str, variables: Value) -> Result<Value, Error> {
+    let body = post(server, &[], query, variables).await?;
+    Ok(body["data"].clone())
+}
+
+/// Posts one GraphQL operation with the operator token and `headers`; the whole response, or
+/// its errors (with the failures of a refused version) as one message.
+async fn post(
+    server: &ServerArgs,
+    headers: &[(&str, String)],
+    query: &str,
+    variables: Value,
+) -> Result<Value, Error> {
     let token = server.operator_token.as_deref().ok_or_else(|| {
         Error::Config(
             "set FIELDGUARD_OPERATOR_TOKEN (or --operator-token) to the gateway's operator token"
@@ -222,9 +289,11 @@ async fn call(server: &ServerArgs, query: &str, variables: Value) -> Result<Valu
     })?;
     let url = format!("{}/graphql", server.server.trim_end_matches('/'));
     let unreachable = |e: reqwest::Error| Error::Server(format!("cannot reach {url}: {e}"));
-    let response = reqwest::Client::new()
-        .post(&url)
-        .bearer_auth(token)
+    let mut request = reqwest::Client::new().post(&url).bearer_auth(token);
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let response = request
         .json(&json!({ "query": query, "variables": variables }))
         .send()
         .await
@@ -249,7 +318,9 @@ async fn call(server: &ServerArgs, query: &str, variables: Value) -> Result<Valu
                 lines.push(format!("  - {}", text(failure)));
             }
         }
-        return Err(Error::Server(lines.join("\n")));
+        if body["data"].is_null() || body["extensions"]["explain"].is_null() {
+            return Err(Error::Server(lines.join("\n")));
+        }
     }
-    Ok(body["data"].clone())
+    Ok(body)
 }

@@ -140,8 +140,19 @@ async fn graphql(
         }
     };
     let request = request.into_inner();
+    let explain = headers.get(EXPLAIN_HEADER).map(|who| who.to_str().unwrap_or_default().trim());
     if let Some(lifecycle) = state.operator_request(&headers) {
-        return finish(state.schema.execute(request.data(lifecycle)).await, None);
+        return match explain {
+            Some(who) => explained(&state, &headers, who, request).await,
+            None => finish(state.schema.execute(request.data(lifecycle)).await, None),
+        };
+    }
+    if explain.is_some() {
+        let error = Error::ForbiddenAction(format!(
+            "explain requests: only a platform operator may (`{EXPLAIN_HEADER}` goes with the \
+             operator token)"
+        ));
+        return error_response(StatusCode::FORBIDDEN, &error);
     }
     let guard = match authenticate(&state, &headers).await {
         Ok(guard) => guard,
@@ -162,6 +173,69 @@ async fn graphql(
     let mut response = state.schema.execute(request).await;
     response.errors.extend(field_errors.take());
     finish(response, Some(&policy))
+}
+
+/// The header with which a platform operator asks for a request to be explained: its value
+/// is the user (email or id) the request acts as; `X-Fieldguard-Team` chooses the team.
+pub const EXPLAIN_HEADER: &str = "x-fieldguard-explain";
+
+/// Runs a request as the user named by the explain header, and answers it with every
+/// decision that shaped it in `extensions.explain`.
+async fn explained(
+    state: &AppState,
+    headers: &HeaderMap,
+    who: &str,
+    request: async_graphql::Request,
+) -> Response {
+    use crate::store::entity::user;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let found = match who.parse::<i32>() {
+        Ok(id) => user::Entity::find_by_id(id).one(&state.db).await,
+        Err(_) => {
+            user::Entity::find()
+                .filter(user::Column::Email.eq(who.to_lowercase()))
+                .one(&state.db)
+                .await
+        }
+    };
+    let user = match found {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            let error = Error::NotFound(format!("{EXPLAIN_HEADER}: there is no user {who}"));
+            return error_response(StatusCode::BAD_REQUEST, &error);
+        }
+        Err(error) => return error_response(StatusCode::SERVICE_UNAVAILABLE, &error.into()),
+    };
+    let team = match headers
+        .get(TEAM_HEADER)
+        .map(|v| v.to_str().ok().and_then(|v| v.trim().parse().ok()))
+    {
+        None => None,
+        Some(Some(team)) => Some(team),
+        Some(None) => {
+            let error = Error::InvalidInput(format!("the {TEAM_HEADER} header is not a team id"));
+            return error_response(StatusCode::BAD_REQUEST, &error);
+        }
+    };
+    let principal = match crate::store::read::principal(&state.db, user.id, team).await {
+        Ok(principal) => principal,
+        Err(error) => return error_response(StatusCode::BAD_REQUEST, &error),
+    };
+    let guard = Arc::new(Guard::new(principal, state.policy.current()).explaining());
+    let policy = guard.policy().info.clone();
+    let field_errors = FieldErrors::default();
+    let request = request.data(state.request_data_shared(guard.clone())).data(field_errors.clone());
+    let mut response = state.schema.execute(request).await;
+    response.errors.extend(field_errors.take());
+    let explanation = json!({
+        "user": user.email,
+        "policy": { "name": policy.name, "hash": policy.hash },
+        "decisions": guard.explanation().unwrap_or_default(),
+    });
+    if let Ok(value) = async_graphql::Value::from_json(explanation) {
+        response.extensions.insert("explain".into(), value);
+    }
+    finish(response, Some(&policy.hash))
 }
 
 /// The HTTP response of an executed request, with or without credentials. A `FORBIDDEN` error
@@ -259,9 +333,14 @@ impl AppState {
 
     /// The per-request data of a request acting under `guard`.
     fn request_data(&self, guard: Guard) -> RequestData {
+        self.request_data_shared(Arc::new(guard))
+    }
+
+    /// The per-request data of a request acting under a guard the caller keeps too.
+    fn request_data_shared(&self, guard: Arc<Guard>) -> RequestData {
         RequestData::new(
             self.db.clone(),
-            Arc::new(guard),
+            guard,
             self.turns.clone(),
             self.bus.clone(),
             self.sealer.clone(),
