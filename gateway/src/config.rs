@@ -83,6 +83,9 @@ pub enum PolicyCommand {
         /// Why it is deployed, for the version history.
         #[arg(long)]
         note: Option<String>,
+        /// Only store it (gated), without putting it in force: e.g. to run it in shadow.
+        #[arg(long)]
+        no_activate: bool,
         /// The gateway.
         #[command(flatten)]
         server: ServerArgs,
@@ -97,6 +100,19 @@ pub enum PolicyCommand {
     Activate {
         /// The version's hash.
         hash: String,
+        /// The gateway.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Run a stored version in shadow on the gateway (asked beside the version in force,
+    /// never enforced), stop it, or show what it decided otherwise so far.
+    Shadow {
+        /// The version to shadow: a stored version's hash (or at least 8 of its digits), or a
+        /// module file, which is stored first; without it, the report.
+        hash: Option<String>,
+        /// Stop the shadow, printing its final report.
+        #[arg(long, conflicts_with = "hash")]
+        stop: bool,
         /// The gateway.
         #[command(flatten)]
         server: ServerArgs,

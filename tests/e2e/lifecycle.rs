@@ -513,3 +513,54 @@ async fn an_operator_gets_every_decision_of_a_request_and_no_one_else_does() -> 
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_candidate_in_shadow_is_counted_by_field_and_role_and_never_enforced()
+-> anyhow::Result<()> {
+    let dir = scratch("shadow")?;
+    let data = dir.join("data");
+    let token = seeded(&data, DEVELOPER)?;
+    let gateway = Gateway::start(&data, &[], true)?;
+    let visible = gateway.workflows_seen(&token).await?;
+    let deny_all = module_file(&dir, "deny-all.wasm", fixture_policy("deny-all")?)?;
+    let started = gateway.policy(&["shadow", deny_all.to_str().unwrap_or_default()])?;
+    ensure!(
+        started.status.success() && out(&started).contains("now in shadow"),
+        "{}",
+        out(&started)
+    );
+
+    for _ in 0..3 {
+        ensure!(gateway.workflows_seen(&token).await? == visible, "the shadow was enforced");
+    }
+    ensure!(gateway.policy_hash().await? == content_hash(BUILTIN_POLICY), "the shadow is in force");
+    let report = gateway.policy(&["shadow"])?;
+    let said = out(&report);
+    ensure!(report.status.success(), "{said}");
+    let line = said
+        .lines()
+        .find(|line| line.starts_with("Team.workflows  MEMBER · Orchestrator DEVELOPER: "))
+        .context(format!("no line for Team.workflows and the developer's role:\n{said}"))?;
+    ensure!(
+        line.ends_with("would allow 0, would deny 3"),
+        "once per request (memoized within one): {line}"
+    );
+    ensure!(
+        said.contains("see Workflow  MEMBER · Orchestrator DEVELOPER: would allow 0, would deny"),
+        "{said}"
+    );
+
+    let stopped = gateway.policy(&["shadow", "--stop"])?;
+    ensure!(out(&stopped).contains("shadow stopped"), "{}", out(&stopped));
+    let after = gateway.policy(&["shadow"])?;
+    ensure!(out(&after).contains("no version is in shadow"), "{}", out(&after));
+    let versions = gateway.policy(&["versions"])?;
+    let listed = out(&versions);
+    ensure!(
+        listed.contains(&format!("  {}", content_hash(fixture_policy("deny-all")?))),
+        "stored, not active: {listed}"
+    );
+    drop(gateway);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

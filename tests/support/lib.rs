@@ -20,8 +20,15 @@ pub const OWNER: &str = "olivia.owner@acme.test";
 
 /// The root fields of the platform operator's API: not a team's, so not decided by the policy
 /// (the walks over every field and every mutation leave them to the lifecycle tests).
-pub const OPERATOR_API: [&str; 4] =
-    ["policyVersions", "deployPolicy", "activatePolicy", "rollbackPolicy"];
+pub const OPERATOR_API: [&str; 7] = [
+    "policyVersions",
+    "policyShadow",
+    "deployPolicy",
+    "activatePolicy",
+    "rollbackPolicy",
+    "startPolicyShadow",
+    "stopPolicyShadow",
+];
 
 /// The signing secret every test server uses.
 pub const SECRET: &str = "end-to-end-test-secret";

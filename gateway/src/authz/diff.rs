@@ -129,19 +129,29 @@ pub fn schema_fields(sdl: &str) -> BTreeMap<&'static str, Vec<String>> {
 }
 
 /// The operator's root fields and types: not the policy's.
-const OPERATOR_FIELDS: [&str; 4] =
-    ["policyVersions", "deployPolicy", "activatePolicy", "rollbackPolicy"];
+const OPERATOR_FIELDS: [&str; 7] = [
+    "policyVersions",
+    "policyShadow",
+    "deployPolicy",
+    "activatePolicy",
+    "rollbackPolicy",
+    "startPolicyShadow",
+    "stopPolicyShadow",
+];
 
 fn is_undecided(type_name: &str) -> bool {
     type_name == "PageInfo"
         || type_name.ends_with("Connection")
         || type_name.ends_with("Edge")
-        || matches!(type_name, "PolicyVersion" | "PolicyDeployment")
+        || matches!(
+            type_name,
+            "PolicyVersion" | "PolicyDeployment" | "PolicyShadow" | "ShadowDifference"
+        )
 }
 
 /// How a member is described in the review: their portal role and, below the team's
 /// managers, their product roles.
-fn role_of(principal: &Principal) -> String {
+pub(crate) fn role_of(principal: &Principal) -> String {
     let portal = match principal.portal_role {
         PortalRole::Owner => "OWNER",
         PortalRole::Admin => "ADMIN",

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::shadow::Shadow;
 use super::{
     Action, Check, Decision, LoadedPolicy, Principal, Resource, Session, Target, Visibility,
 };
@@ -30,12 +31,15 @@ pub struct Denied {
 pub struct Guard {
     principal: Principal,
     policy: Arc<LoadedPolicy>,
+    /// A candidate answering beside the policy, never enforced.
+    shadow: Option<Arc<Shadow>>,
     state: Mutex<State>,
 }
 
 #[derive(Default)]
 struct State {
     session: Option<Box<dyn Session>>,
+    shadow_session: Option<Box<dyn Session>>,
     class_of: HashMap<Resource, ClassId>,
     classes: Vec<Class>,
     visibilities: HashMap<&'static str, Visibility>,
@@ -115,7 +119,14 @@ struct Class {
 impl Guard {
     /// A guard for `principal` under `policy`.
     pub fn new(principal: Principal, policy: Arc<LoadedPolicy>) -> Self {
-        Self { principal, policy, state: Mutex::new(State::default()) }
+        Self { principal, policy, shadow: None, state: Mutex::new(State::default()) }
+    }
+
+    /// The same guard, asking `shadow` (when there is one) every question beside the policy.
+    #[must_use]
+    pub fn shadowed(mut self, shadow: Option<Arc<Shadow>>) -> Self {
+        self.shadow = shadow;
+        self
     }
 
     /// The same guard, recording every answer of the policy with its reasons (for a platform
@@ -212,6 +223,18 @@ impl Guard {
         }
         tracing::trace!(resources = resources.len(), checks = checks.len(), "asking the policy");
         let decisions = self.session(state).decide(&resources, &checks);
+        if let Some(shadow) = &self.shadow {
+            let shadowed = self.shadow_session(state, shadow).decide(&resources, &checks);
+            let subjects: Vec<String> = asked
+                .iter()
+                .map(|(class, field)| {
+                    let type_name =
+                        state.classes.get(class.0 as usize).map_or("?", |c| c.resource.type_name);
+                    format!("{type_name}.{field}")
+                })
+                .collect();
+            shadow.compare(&self.principal, &subjects, &decisions, &shadowed);
+        }
         for ((class, field), decision) in asked.into_iter().zip(decisions) {
             let Some(entry) = state.classes.get_mut(class.0 as usize) else {
                 continue;
@@ -257,6 +280,14 @@ impl Guard {
             })
             .collect();
         let decisions = self.session(&mut state).decide(&resources, &checks);
+        if let Some(shadow) = &self.shadow {
+            let shadowed = self.shadow_session(&mut state, shadow).decide(&resources, &checks);
+            let subjects: Vec<String> = asked
+                .iter()
+                .map(|(resource, action)| format!("act {} on {}", action.name, resource.type_name))
+                .collect();
+            shadow.compare(&self.principal, &subjects, &decisions, &shadowed);
+        }
         let mut answers = vec![false; asked.len()];
         for ((answer, (resource, action)), decision) in answers.iter_mut().zip(asked).zip(decisions)
         {
@@ -303,6 +334,14 @@ impl Guard {
         let visibility =
             self.session(&mut state).visibility(&[type_name]).pop().unwrap_or(Visibility::None);
         state.visibilities.insert(type_name, visibility.clone());
+        if let Some(shadow) = &self.shadow {
+            let shadowed = self
+                .shadow_session(&mut state, shadow)
+                .visibility(&[type_name])
+                .pop()
+                .unwrap_or(Visibility::None);
+            shadow.compare_visibility(&self.principal, type_name, &visibility, &shadowed);
+        }
         if let Some(explained) = state.explained.as_mut() {
             explained.push(Explained {
                 type_name,
@@ -320,6 +359,14 @@ impl Guard {
 
     fn session<'s>(&self, state: &'s mut State) -> &'s mut Box<dyn Session> {
         state.session.get_or_insert_with(|| self.policy.policy.session(&self.principal))
+    }
+
+    fn shadow_session<'s>(
+        &self,
+        state: &'s mut State,
+        shadow: &Shadow,
+    ) -> &'s mut Box<dyn Session> {
+        state.shadow_session.get_or_insert_with(|| shadow.policy.policy.session(&self.principal))
     }
 }
 

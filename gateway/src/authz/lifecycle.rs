@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwapOption;
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use tokio::sync::Mutex;
 
@@ -17,6 +18,7 @@ use fieldguard_policy_cases::CaseFile;
 
 use super::active::{MAX_POLICY_BYTES, content_hash};
 use super::gate::{self, GateReport};
+use super::shadow::Shadow;
 use super::wasm::contract_of;
 use super::{ActivePolicy, LoadedPolicy};
 use crate::error::Error;
@@ -43,6 +45,8 @@ pub struct Deployment {
 pub struct Lifecycle {
     db: DatabaseConnection,
     active: Arc<ActivePolicy>,
+    /// The candidate in shadow on this gateway, if any.
+    shadow: ArcSwapOption<Shadow>,
     /// The latest activation this gateway has acted on; also serialises its operations.
     applied: Mutex<Option<i32>>,
 }
@@ -50,7 +54,34 @@ pub struct Lifecycle {
 impl Lifecycle {
     /// The lifecycle of `active` over `db`, having acted on no activation yet.
     pub fn new(db: DatabaseConnection, active: Arc<ActivePolicy>) -> Self {
-        Self { db, active, applied: Mutex::new(None) }
+        Self { db, active, shadow: ArcSwapOption::empty(), applied: Mutex::new(None) }
+    }
+
+    /// The candidate in shadow now, for a request to ask beside the version in force.
+    pub fn shadow(&self) -> Option<Arc<Shadow>> {
+        self.shadow.load_full()
+    }
+
+    /// Puts a stored version in shadow on this gateway (replacing any other), by hash or
+    /// prefix; its counts start from zero.
+    pub async fn start_shadow(&self, hash: &str) -> Result<Arc<Shadow>, Error> {
+        let version = self.find(hash).await?;
+        let source = format!("shadow of {}", version.hash);
+        let policy = compiled(version.module, source).await.map_err(|error| match error {
+            Error::InvalidPolicy(reason) => {
+                rejected(format!("the version does not load: {reason}"), Vec::new())
+            }
+            other => other,
+        })?;
+        let shadow = Arc::new(Shadow::new(policy));
+        self.shadow.store(Some(shadow.clone()));
+        tracing::info!(hash = %shadow.policy.info.hash, "policy version in shadow");
+        Ok(shadow)
+    }
+
+    /// Stops the shadow; answers it with its final counts.
+    pub fn stop_shadow(&self) -> Option<Arc<Shadow>> {
+        self.shadow.swap(None)
     }
 
     /// The version the database says is in force, compiled, to start with; `None` when
@@ -76,13 +107,15 @@ impl Lifecycle {
     }
 
     /// Deploys a module: compiles it, gates it (its cases: `cases`, or those it carries), stores
-    /// it and puts it in force on this gateway now and on the fleet within seconds.
+    /// it and, when `activate`, puts it in force on this gateway now and on the fleet within
+    /// seconds (otherwise it is only stored, e.g. to run in shadow).
     pub async fn deploy(
         &self,
         module: Vec<u8>,
         cases: Option<String>,
         note: Option<String>,
         by: &str,
+        activate: bool,
     ) -> Result<Deployment, Error> {
         if module.len() as u64 > MAX_POLICY_BYTES {
             return Err(rejected(
@@ -131,6 +164,17 @@ impl Lifecycle {
             },
         )
         .await?;
+        if !activate {
+            txn.commit().await?;
+            let mut version = policies::version(&self.db, &hash)
+                .await?
+                .ok_or_else(|| Error::InvalidPolicy(format!("the version {hash} is not stored")))?;
+            version.module = Vec::new();
+            let (cases, decisions) =
+                report.cases.map(|r| (r.outcomes.len(), r.decisions())).unwrap_or_default();
+            let previous = self.active.current().info.hash.clone();
+            return Ok(Deployment { version, previous, cases, decisions });
+        }
         let activation = policies::activate(&txn, &hash, ActivationKind::Deploy, by).await?;
         txn.commit().await?;
         *applied = Some(activation.id);

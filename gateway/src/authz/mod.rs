@@ -18,6 +18,7 @@
 //! * [`gate`]: what a version must pass before it is put in force: its decision cases and the
 //!   contract's checks (also `fieldguard policy test`).
 //! * [`diff`]: who gains and who loses what between two versions, over a database's members.
+//! * [`shadow`]: a candidate answering beside the version in force, counted, never enforced.
 //! * [`lifecycle`]: deploy, activate and roll back stored versions, and follow the versions
 //!   other gateways of the database put in force.
 
@@ -28,6 +29,7 @@ pub mod guard;
 pub mod lifecycle;
 pub mod model;
 pub mod native;
+pub mod shadow;
 pub mod wasm;
 pub mod watch;
 

@@ -80,11 +80,15 @@ async fn policy(command: PolicyCommand) -> anyhow::Result<()> {
             anyhow::ensure!(same, "the two versions decide differently (see above)");
             Ok(())
         }
-        PolicyCommand::Deploy { file, cases, note, server } => {
-            Ok(policy::deploy(&server, &file, cases.as_deref(), note.as_deref()).await?)
+        PolicyCommand::Deploy { file, cases, note, no_activate, server } => {
+            let (cases, note) = (cases.as_deref(), note.as_deref());
+            Ok(policy::deploy(&server, &file, cases, note, !no_activate).await?)
         }
         PolicyCommand::Versions { server } => Ok(policy::versions(&server).await?),
         PolicyCommand::Activate { hash, server } => Ok(policy::activate(&server, &hash).await?),
+        PolicyCommand::Shadow { hash, stop, server } => {
+            Ok(policy::shadow(&server, hash.as_deref(), stop).await?)
+        }
         PolicyCommand::Rollback { server } => Ok(policy::rollback(&server).await?),
     }
 }

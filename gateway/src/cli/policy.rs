@@ -106,7 +106,21 @@ pub async fn deploy(
     file: &Path,
     cases: Option<&Path>,
     note: Option<&str>,
+    activate: bool,
 ) -> Result<(), Error> {
+    let data = store(server, file, cases, note, activate).await?;
+    print_deployment(if activate { "deployed" } else { "stored" }, &data["deployPolicy"], activate);
+    Ok(())
+}
+
+/// Sends a module to the gateway's `deployPolicy`; its answer.
+async fn store(
+    server: &ServerArgs,
+    file: &Path,
+    cases: Option<&Path>,
+    note: Option<&str>,
+    activate: bool,
+) -> Result<Value, Error> {
     let module = read_policy_file(file)?;
     let cases = match cases {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|cause| Error::Io {
@@ -119,17 +133,16 @@ pub async fn deploy(
         "module": base64::engine::general_purpose::STANDARD.encode(&module),
         "cases": cases,
         "note": note,
+        "activate": activate,
     });
-    let data = call(
+    call(
         server,
         &format!(
             "mutation($input: DeployPolicyInput!) {{ deployPolicy(input: $input) {{ {DEPLOYMENT} }} }}"
         ),
         json!({ "input": input }),
     )
-    .await?;
-    print_deployment("deployed", &data["deployPolicy"]);
-    Ok(())
+    .await
 }
 
 /// Lists the stored versions.
@@ -168,7 +181,76 @@ pub async fn activate(server: &ServerArgs, hash: &str) -> Result<(), Error> {
         json!({ "hash": hash }),
     )
     .await?;
-    print_deployment("activated", &data["activatePolicy"]);
+    print_deployment("activated", &data["activatePolicy"], true);
+    Ok(())
+}
+
+/// Starts a shadow (`hash`), stops it (`stop`), or prints its report.
+pub async fn shadow(server: &ServerArgs, hash: Option<&str>, stop: bool) -> Result<(), Error> {
+    const REPORT: &str =
+        "hash name since decisions differences { subject role wouldAllow wouldDeny }";
+    let stored;
+    let hash = match hash {
+        // A module file is stored first, not put in force.
+        Some(path) if Path::new(path).is_file() => {
+            let data = store(server, Path::new(path), None, None, false).await?;
+            stored = text(&data["deployPolicy"]["version"]["hash"]).to_owned();
+            Some(stored.as_str())
+        }
+        other => other,
+    };
+    let (data, field) = match (hash, stop) {
+        (Some(hash), _) => (
+            call(
+                server,
+                &format!(
+                    "mutation($hash: String!) {{ startPolicyShadow(hash: $hash) {{ {REPORT} }} }}"
+                ),
+                json!({ "hash": hash }),
+            )
+            .await?,
+            "startPolicyShadow",
+        ),
+        (None, true) => (
+            call(server, &format!("mutation {{ stopPolicyShadow {{ {REPORT} }} }}"), json!({}))
+                .await?,
+            "stopPolicyShadow",
+        ),
+        (None, false) => (
+            call(server, &format!("{{ policyShadow {{ {REPORT} }} }}"), json!({})).await?,
+            "policyShadow",
+        ),
+    };
+    let report = &data[field];
+    if report.is_null() {
+        println!("no version is in shadow on this gateway");
+        return Ok(());
+    }
+    let state = match field {
+        "startPolicyShadow" => "now in shadow",
+        "stopPolicyShadow" => "shadow stopped",
+        _ => "in shadow",
+    };
+    println!(
+        "{} ({}) {state} since {}: {} decisions asked",
+        text(&report["name"]),
+        text(&report["hash"]),
+        when(&report["since"]),
+        report["decisions"]
+    );
+    let differences = report["differences"].as_array().cloned().unwrap_or_default();
+    if differences.is_empty() {
+        println!("no decision differed from the version in force");
+    }
+    for difference in differences {
+        println!(
+            "{}  {}: would allow {}, would deny {}",
+            text(&difference["subject"]),
+            text(&difference["role"]),
+            difference["wouldAllow"],
+            difference["wouldDeny"]
+        );
+    }
     Ok(())
 }
 
@@ -177,7 +259,7 @@ pub async fn rollback(server: &ServerArgs) -> Result<(), Error> {
     let data =
         call(server, &format!("mutation {{ rollbackPolicy {{ {DEPLOYMENT} }} }}"), json!({}))
             .await?;
-    print_deployment("rolled back to", &data["rollbackPolicy"]);
+    print_deployment("rolled back to", &data["rollbackPolicy"], true);
     Ok(())
 }
 
@@ -251,10 +333,15 @@ fn when(value: &Value) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-fn print_deployment(what: &str, deployment: &Value) {
+fn print_deployment(what: &str, deployment: &Value, in_force: bool) {
     let version = &deployment["version"];
+    let where_ = if in_force {
+        "in force on every gateway of the database within seconds"
+    } else {
+        "stored, not in force"
+    };
     println!(
-        "{what} {} ({}, {}): in force on every gateway of the database within seconds",
+        "{what} {} ({}, {}): {where_}",
         text(&version["name"]),
         text(&version["hash"]),
         text(&version["contract"]),

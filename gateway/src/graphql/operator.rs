@@ -12,6 +12,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 
 use crate::authz::lifecycle::{Deployment, Lifecycle};
+use crate::authz::shadow::Shadow;
 use crate::error::{Error, ResultExt};
 use crate::store::entity::policy_version;
 
@@ -96,6 +97,56 @@ impl From<Deployment> for PolicyDeployment {
     }
 }
 
+/// A candidate running in shadow on this gateway: asked every question beside the version in
+/// force, never enforced.
+#[derive(SimpleObject)]
+pub struct PolicyShadow {
+    /// The candidate's hash.
+    hash: String,
+    /// The name the candidate gives itself.
+    name: String,
+    /// When the shadow started.
+    since: DateTime<Utc>,
+    /// How many decisions the candidate was asked.
+    decisions: u64,
+    /// Where it answered otherwise, by what was asked and the principal's role.
+    differences: Vec<ShadowDifference>,
+}
+
+/// Where a shadowed candidate answered otherwise than the version in force.
+#[derive(SimpleObject)]
+pub struct ShadowDifference {
+    /// What was asked: `Type.field`, `see Type`, or `act action on Type`.
+    subject: String,
+    /// The role of the principals asked, e.g. `MEMBER · Orchestrator ANALYST`.
+    role: String,
+    /// How often the candidate would have allowed what is denied.
+    would_allow: u64,
+    /// How often it would have denied what is allowed.
+    would_deny: u64,
+}
+
+impl From<&Shadow> for PolicyShadow {
+    fn from(shadow: &Shadow) -> Self {
+        Self {
+            hash: shadow.policy.info.hash.clone(),
+            name: shadow.policy.info.name.clone(),
+            since: shadow.since,
+            decisions: shadow.decisions(),
+            differences: shadow
+                .differences()
+                .into_iter()
+                .map(|d| ShadowDifference {
+                    subject: d.subject,
+                    role: d.role,
+                    would_allow: d.tally.would_allow,
+                    would_deny: d.tally.would_deny,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A module to deploy.
 #[derive(InputObject)]
 pub struct DeployPolicyInput {
@@ -105,6 +156,10 @@ pub struct DeployPolicyInput {
     cases: Option<String>,
     /// Why it is deployed, for the version history.
     note: Option<String>,
+    /// Whether to put it in force (the default); `false` only stores it, e.g. to run it in
+    /// shadow first.
+    #[graphql(default = true)]
+    activate: bool,
 }
 
 /// The operator's reads.
@@ -123,6 +178,12 @@ impl PolicyOperations {
         let limit = u64::try_from(first.clamp(0, 1000)).unwrap_or(50);
         let (versions, active) = lifecycle.versions(limit).await.gql()?;
         Ok(versions.into_iter().map(|row| PolicyVersion::of(row, active.as_deref())).collect())
+    }
+
+    /// The candidate in shadow on this gateway and what it decided otherwise, if one runs
+    /// (platform operators only).
+    async fn policy_shadow(&self, ctx: &Context<'_>) -> Result<Option<PolicyShadow>> {
+        Ok(lifecycle(ctx)?.shadow().as_deref().map(PolicyShadow::from))
     }
 }
 
@@ -146,13 +207,30 @@ impl PolicyMutations {
             base64::engine::general_purpose::STANDARD.decode(input.module.trim()).map_err(|e| {
                 Error::InvalidInput(format!("`module` is not base64: {e}")).to_graphql()
             })?;
-        Ok(lifecycle.deploy(module, input.cases, input.note, OPERATOR).await.gql()?.into())
+        Ok(lifecycle
+            .deploy(module, input.cases, input.note, OPERATOR, input.activate)
+            .await
+            .gql()?
+            .into())
     }
 
     /// Puts a stored version back in force, by its hash (`sha256:…`, or at least 8 digits).
     async fn activate_policy(&self, ctx: &Context<'_>, hash: String) -> Result<PolicyDeployment> {
         let lifecycle = lifecycle(ctx)?;
         Ok(lifecycle.activate(&hash, OPERATOR).await.gql()?.into())
+    }
+
+    /// Runs a stored version in shadow on this gateway, by hash (`sha256:…`, or at least 8
+    /// digits): it is asked every question beside the version in force and never enforced.
+    /// Replaces any shadow running.
+    async fn start_policy_shadow(&self, ctx: &Context<'_>, hash: String) -> Result<PolicyShadow> {
+        let shadow = lifecycle(ctx)?.start_shadow(&hash).await.gql()?;
+        Ok(PolicyShadow::from(shadow.as_ref()))
+    }
+
+    /// Stops the shadow; answers its final counts (null when none ran).
+    async fn stop_policy_shadow(&self, ctx: &Context<'_>) -> Result<Option<PolicyShadow>> {
+        Ok(lifecycle(ctx)?.stop_shadow().as_deref().map(PolicyShadow::from))
     }
 
     /// Puts the version in force before the current one back in force.

@@ -320,7 +320,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Guard, Er
         }
     };
     let principal = crate::store::read::principal(&state.db, identity.user, team).await?;
-    Ok(Guard::new(principal, state.policy.current()))
+    Ok(Guard::new(principal, state.policy.current()).shadowed(state.lifecycle.shadow()))
 }
 
 impl AppState {
