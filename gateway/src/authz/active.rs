@@ -167,12 +167,17 @@ impl ActivePolicy {
 
     /// Puts `policy` in force for every request that starts from now on.
     pub fn replace(&self, policy: LoadedPolicy) {
+        self.replace_shared(Arc::new(policy));
+    }
+
+    /// Puts an already shared `policy` in force (a version compiled before, kept for reuse).
+    pub fn replace_shared(&self, policy: Arc<LoadedPolicy>) {
         tracing::info!(
             name = %policy.info.name,
             hash = %policy.info.hash,
             source = %policy.info.source,
             "policy in force"
         );
-        self.current.store(Arc::new(policy));
+        self.current.store(policy);
     }
 }

@@ -26,7 +26,7 @@ use crate::store::entity::policy_version;
 use crate::store::policies::{self, ActivationKind, NewVersion};
 
 /// How often a gateway looks for an activation made elsewhere.
-pub const FOLLOW_EVERY: Duration = Duration::from_millis(400);
+pub const FOLLOW_EVERY: Duration = Duration::from_millis(100);
 
 /// The outcome of a deploy, an activation or a rollback.
 #[derive(Clone, Debug)]
@@ -49,12 +49,24 @@ pub struct Lifecycle {
     shadow: ArcSwapOption<Shadow>,
     /// The latest activation this gateway has acted on; also serialises its operations.
     applied: Mutex<Option<i32>>,
+    /// The last versions compiled here, newest last: activating one of them again (a
+    /// rollback, a fleet flipping back) costs no compile.
+    compiled: std::sync::Mutex<Vec<Arc<LoadedPolicy>>>,
 }
+
+/// How many compiled versions a gateway keeps for reuse.
+const KEEP_COMPILED: usize = 4;
 
 impl Lifecycle {
     /// The lifecycle of `active` over `db`, having acted on no activation yet.
     pub fn new(db: DatabaseConnection, active: Arc<ActivePolicy>) -> Self {
-        Self { db, active, shadow: ArcSwapOption::empty(), applied: Mutex::new(None) }
+        Self {
+            db,
+            active,
+            shadow: ArcSwapOption::empty(),
+            applied: Mutex::new(None),
+            compiled: std::sync::Mutex::default(),
+        }
     }
 
     /// The candidate in shadow now, for a request to ask beside the version in force.
@@ -128,7 +140,9 @@ impl Lifecycle {
         }
         let mut applied = self.applied.lock().await;
         let hash = content_hash(&module);
-        let (policy, report, module) = gated(module, cases, format!("deployed by {by}")).await?;
+        let kept = self.kept(&hash);
+        let (policy, report, module) =
+            gated(module, cases, format!("deployed by {by}"), kept).await?;
         let contract = contract_of(&module).unwrap_or_else(|| "unknown".into());
         let txn = self.db.begin().await?;
         // The first deploy keeps what was in force before it (the built-in policy, or a file),
@@ -178,6 +192,7 @@ impl Lifecycle {
         let activation = policies::activate(&txn, &hash, ActivationKind::Deploy, by).await?;
         txn.commit().await?;
         *applied = Some(activation.id);
+        let policy = self.keep(policy);
         self.put_in_force(policy, &hash, report).await
     }
 
@@ -208,9 +223,11 @@ impl Lifecycle {
         let version = self.find(hash).await?;
         let source = format!("deployed by {}", version.deployed_by);
         let hash = version.hash.clone();
-        let (policy, report, _) = gated(version.module, None, source).await?;
+        // Gated again: the gateway (and its contract checks) may be newer than the version.
+        let (policy, report, _) = gated(version.module, None, source, self.kept(&hash)).await?;
         let activation = policies::activate(&self.db, &hash, kind, by).await?;
         *applied = Some(activation.id);
+        let policy = self.keep(policy);
         self.put_in_force(policy, &hash, report).await
     }
 
@@ -234,14 +251,32 @@ impl Lifecycle {
         }
     }
 
+    /// A version compiled here before, by hash.
+    fn kept(&self, hash: &str) -> Option<Arc<LoadedPolicy>> {
+        let kept = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        kept.iter().find(|policy| policy.info.hash == hash).cloned()
+    }
+
+    /// Keeps a compiled version for reuse, forgetting the oldest beyond [`KEEP_COMPILED`].
+    fn keep(&self, policy: impl Into<Arc<LoadedPolicy>>) -> Arc<LoadedPolicy> {
+        let policy = policy.into();
+        let mut kept = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        kept.retain(|other| other.info.hash != policy.info.hash);
+        kept.push(policy.clone());
+        if kept.len() > KEEP_COMPILED {
+            kept.remove(0);
+        }
+        policy
+    }
+
     async fn put_in_force(
         &self,
-        policy: LoadedPolicy,
+        policy: Arc<LoadedPolicy>,
         hash: &str,
         report: GateReport,
     ) -> Result<Deployment, Error> {
         let previous = self.active.current().info.hash.clone();
-        self.active.replace(policy);
+        self.active.replace_shared(policy);
         let mut version = policies::version(&self.db, hash)
             .await?
             .ok_or_else(|| Error::InvalidPolicy(format!("the version {hash} is not stored")))?;
@@ -275,6 +310,11 @@ impl Lifecycle {
         if self.active.current().info.hash == activation.hash {
             return Ok(());
         }
+        if let Some(policy) = self.kept(&activation.hash) {
+            tracing::info!(hash = %activation.hash, by = %activation.activated_by, "following an activation made elsewhere");
+            self.active.replace_shared(policy);
+            return Ok(());
+        }
         let Some(version) = policies::version(&self.db, &activation.hash).await? else {
             tracing::error!(hash = %activation.hash, "the activated policy version is not stored");
             return Ok(());
@@ -282,7 +322,8 @@ impl Lifecycle {
         match compiled(version.module, format!("deployed by {}", version.deployed_by)).await {
             Ok(policy) => {
                 tracing::info!(hash = %activation.hash, by = %activation.activated_by, "following an activation made elsewhere");
-                self.active.replace(policy);
+                let policy = self.keep(policy);
+                self.active.replace_shared(policy);
             }
             Err(error) => tracing::error!(
                 hash = %activation.hash,
@@ -325,19 +366,26 @@ async fn compiled(module: Vec<u8>, source: String) -> Result<LoadedPolicy, Error
         .map_err(|error| Error::PolicyEngine(format!("the compile task failed: {error}")))?
 }
 
-/// Compiles a candidate and runs the gate, off the async workers; refuses it with every reason.
+/// Compiles a candidate (unless it was compiled here before: `kept`) and runs the gate, off
+/// the async workers; refuses it with every reason.
 async fn gated(
     module: Vec<u8>,
     cases: Option<String>,
     source: String,
-) -> Result<(LoadedPolicy, GateReport, Vec<u8>), Error> {
+    kept: Option<Arc<LoadedPolicy>>,
+) -> Result<(Arc<LoadedPolicy>, GateReport, Vec<u8>), Error> {
     tokio::task::spawn_blocking(move || {
-        let policy = LoadedPolicy::from_wasm(&module, source).map_err(|error| match error {
-            Error::InvalidPolicy(reason) => {
-                rejected(format!("the module is refused: {reason}"), Vec::new())
+        let policy = match kept {
+            Some(policy) => policy,
+            None => {
+                Arc::new(LoadedPolicy::from_wasm(&module, source).map_err(|error| match error {
+                    Error::InvalidPolicy(reason) => {
+                        rejected(format!("the module is refused: {reason}"), Vec::new())
+                    }
+                    other => other,
+                })?)
             }
-            other => other,
-        })?;
+        };
         let text = cases.or_else(|| gate::embedded_cases(&module));
         let file = text.map(|text| CaseFile::parse(&text)).transpose().map_err(|error| {
             rejected(format!("its decision cases cannot be read: {error}"), Vec::new())
