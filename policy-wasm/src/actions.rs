@@ -9,8 +9,6 @@
 //! held by the gateway and the database whatever policy is loaded; the rules below repeat the
 //! ones a policy author may want to tighten, never loosen.
 
-use std::collections::HashMap;
-
 use crate::{
     Action, Decision, OrchestratorRole, PortalRole, ProcessHubRole, Relation, Resource, Tables,
     access::Access, deny, visibility,
@@ -62,21 +60,22 @@ const HUB_MEMBERS: &[ProcessHubRole] = &[Administrator, ProcessManager, ProcessH
 
 use Rule::*;
 
-/// The table: who may perform each action. An action no row names is denied.
-pub const ROWS: &[(&[&str], Rule)] = &[
+// The table: who may perform each action. An action no row names is denied.
+rules_by_name! {
+    Rule;
     // Members and invitations (domain §2).
-    (&["invite-members", "import-members"], Grant),
-    (&["revoke-invitation"], TeamManagers),
-    (&["accept-invitation"], Invitee),
-    (&["change-member-role"], ChangeRole),
-    (&["transfer-ownership"], TransferOwnership),
-    (&["set-member-access", "copy-member-access"], ManageMember),
-    (&["suspend-member", "reactivate-member", "remove-member"], ManageMember),
+    (["invite-members", "import-members"], Grant),
+    (["revoke-invitation"], TeamManagers),
+    (["accept-invitation"], Invitee),
+    (["change-member-role"], ChangeRole),
+    (["transfer-ownership"], TransferOwnership),
+    (["set-member-access", "copy-member-access"], ManageMember),
+    (["suspend-member", "reactivate-member", "remove-member"], ManageMember),
     // The team's settings.
-    (&["set-advanced-access-management"], TeamAdmins),
+    (["set-advanced-access-management"], TeamAdmins),
     // Security groups (domain §2, §3).
     (
-        &[
+        [
             "create-security-group",
             "update-security-group",
             "set-security-group-enabled",
@@ -87,11 +86,11 @@ pub const ROWS: &[(&[&str], Rule)] = &[
         TeamManagers,
     ),
     // The object attached or detached is the resource: its product decides who else may.
-    (&["attach-to-security-group", "detach-from-security-group"], GroupObjects),
+    (["attach-to-security-group", "detach-from-security-group"], GroupObjects),
     // Orchestrators (domain §4): each setting is its own action. An ANALYST only views, so no
     // row names them.
     (
-        &[
+        [
             "rename-orchestrator",
             "set-orchestrator-multitenancy",
             "configure-orchestrator-api-integration",
@@ -100,57 +99,54 @@ pub const ROWS: &[(&[&str], Rule)] = &[
         Orchestrator(ORCHESTRATOR_ADMINS),
     ),
     // Workflows (domain §4).
-    (&["publish-workflow-version", "switch-workflow-version"], Orchestrator(BUILDERS)),
-    (&["set-workflow-webhook", "set-workflow-logging"], Orchestrator(BUILDERS)),
-    (&["set-workflow-schedule"], Orchestrator(SCHEDULERS)),
-    (&["run-workflow", "enqueue-work-item", "remove-work-item"], Orchestrator(RUNNERS)),
-    (&["assign-bot-runners"], Orchestrator(BUILDERS)),
+    (["publish-workflow-version", "switch-workflow-version"], Orchestrator(BUILDERS)),
+    (["set-workflow-webhook", "set-workflow-logging"], Orchestrator(BUILDERS)),
+    (["set-workflow-schedule"], Orchestrator(SCHEDULERS)),
+    (["run-workflow", "enqueue-work-item", "remove-work-item"], Orchestrator(RUNNERS)),
+    (["assign-bot-runners"], Orchestrator(BUILDERS)),
     // Bot runners (domain §4).
-    (&["set-rdp-credentials"], Orchestrator(BUILDERS)),
-    (&["approve-bot-runner", "create-registration-token"], Orchestrator(ORCHESTRATOR_ADMINS)),
+    (["set-rdp-credentials"], Orchestrator(BUILDERS)),
+    (["approve-bot-runner", "create-registration-token"], Orchestrator(ORCHESTRATOR_ADMINS)),
     // Process Hub (domain §5).
-    (&["create-process", "create-form", "update-form"], ProcessHub(PROCESS_AUTHORS)),
-    (
-        &["update-process", "set-launch-permissions"],
+    (["create-process", "create-form", "update-form"], ProcessHub(PROCESS_AUTHORS)),
+    (["update-process", "set-launch-permissions"],
         AdministratorOr(Relation::CREATOR, &[ProcessManager]),
     ),
-    (&["launch-process"], AdministratorOr(Relation::LAUNCHER, HUB_MEMBERS)),
-    (&["cancel-job", "retry-job"], ProcessHub(&[Administrator])),
-    (&["complete-task"], AdministratorOr(Relation::ASSIGNEE, HUB_MEMBERS)),
-];
+    (["launch-process"], AdministratorOr(Relation::LAUNCHER, HUB_MEMBERS)),
+    (["cancel-job", "retry-job"], ProcessHub(&[Administrator])),
+    (["complete-task"], AdministratorOr(Relation::ASSIGNEE, HUB_MEMBERS)),
+}
 
-/// The action rules, ready for lookup by name.
+/// The action rules: the rows as written, and any rule changed since (tests change one rule at
+/// a time to see which case catches it).
 #[derive(Clone, Debug, Default)]
-pub struct Table(HashMap<&'static str, Rule>);
+pub struct Table {
+    changed: Vec<(&'static str, Option<Rule>)>,
+}
 
 impl Table {
-    /// The table of these rows.
-    pub fn from_rows(rows: &[(&'static [&'static str], Rule)]) -> Self {
-        let mut table = Self::default();
-        for (actions, rule) in rows {
-            for action in *actions {
-                table.set(action, Some(*rule));
-            }
-        }
-        table
+    /// The rows as written.
+    pub const fn shipped() -> Self {
+        Self { changed: Vec::new() }
     }
 
-    /// The rule for `action`, if a row names it.
-    pub fn rule(&self, action: &str) -> Option<Rule> {
-        self.0.get(action).copied()
+    /// The rule for `name`, if a row names it.
+    pub fn rule(&self, name: &str) -> Option<Rule> {
+        match self.changed.iter().find(|(changed, _)| *changed == name) {
+            Some((_, rule)) => *rule,
+            None => listed(name),
+        }
     }
 
     /// Sets (or, with `None`, removes) the rule of one action.
-    pub fn set(&mut self, action: &'static str, rule: Option<Rule>) {
-        match rule {
-            Some(rule) => self.0.insert(action, rule),
-            None => self.0.remove(action),
-        };
+    pub fn set(&mut self, name: &'static str, rule: Option<Rule>) {
+        self.changed.retain(|(changed, _)| *changed != name);
+        self.changed.push((name, rule));
     }
 
     /// Every action a row names.
-    pub fn actions(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.0.keys().copied()
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        ROWS.iter().flat_map(|(names, _)| names.iter().copied())
     }
 }
 

@@ -7,8 +7,6 @@
 //! is readable wherever the list was, and nothing of an object the principal may not see is
 //! readable at all.
 
-use std::collections::HashMap;
-
 use crate::{
     Decision, OrchestratorRole::*, ProcessHubRole, Relation, Resource, Tables, access::Access,
     deny, visibility,
@@ -35,12 +33,13 @@ pub enum Rule {
 
 use Rule::*;
 
-/// The table: who may read each field of each type. A field no row names is denied.
-pub const ROWS: &[(&str, &[&str], Rule)] = &[
+// The table: who may read each field of each type. A field no row names is denied.
+rules_by_field! {
+    Rule;
     // Entry points: what they return is filtered by visibility.
     (
         "Query",
-        &[
+        [
             "me",
             "myTeams",
             "team",
@@ -57,7 +56,7 @@ pub const ROWS: &[(&str, &[&str], Rule)] = &[
     // Mutations: each is then decided as an action (see `actions.rs`).
     (
         "Mutation",
-        &[
+        [
             "inviteMembers",
             "revokeInvitation",
             "acceptInvitation",
@@ -83,7 +82,7 @@ pub const ROWS: &[(&str, &[&str], Rule)] = &[
     ),
     (
         "Mutation",
-        &[
+        [
             "updateOrchestrator",
             "publishWorkflowVersion",
             "switchWorkflowVersion",
@@ -108,16 +107,16 @@ pub const ROWS: &[(&str, &[&str], Rule)] = &[
         Seen,
     ),
     // The token is shown once, to whoever created it.
-    ("NewRegistrationToken", &["token", "registrationToken"], Seen),
-    ("InviteMembersPayload", &["results"], Seen),
-    ("ImportMembersPayload", &["rows"], Seen),
-    ("InviteResult", &["email", "invitation", "error"], Seen),
-    ("ImportRow", &["line", "email", "invitation", "error"], Seen),
-    ("Subscription", &["teamEvents"], Seen),
+    ("NewRegistrationToken", ["token", "registrationToken"], Seen),
+    ("InviteMembersPayload", ["results"], Seen),
+    ("ImportMembersPayload", ["rows"], Seen),
+    ("InviteResult", ["email", "invitation", "error"], Seen),
+    ("ImportRow", ["line", "email", "invitation", "error"], Seen),
+    ("Subscription", ["teamEvents"], Seen),
     // An event is for team managers, and for the member it is about.
     (
         "TeamEvent",
-        &[
+        [
             "kind",
             "at",
             "actorId",
@@ -129,13 +128,13 @@ pub const ROWS: &[(&str, &[&str], Rule)] = &[
         ],
         TeamManagersOrSelf,
     ),
-    ("MyTeam", &["id", "name", "portalRole", "acting"], Seen),
-    ("PolicyInfo", &["name", "hash", "loadedAt", "source"], Seen),
-    ("Team", &["id", "name", "advancedAccessManagement", "owner"], Seen),
-    ("Team", &["billingPlan"], Billing),
+    ("MyTeam", ["id", "name", "portalRole", "acting"], Seen),
+    ("PolicyInfo", ["name", "hash", "loadedAt", "source"], Seen),
+    ("Team", ["id", "name", "advancedAccessManagement", "owner"], Seen),
+    ("Team", ["billingPlan"], Billing),
     (
         "Team",
-        &[
+        [
             "members",
             "invitations",
             "securityGroups",
@@ -150,17 +149,17 @@ pub const ROWS: &[(&str, &[&str], Rule)] = &[
         ],
         Seen,
     ),
-    ("User", &["id", "displayName", "email"], Seen),
-    ("User", &["status"], TeamManagersOrSelf),
-    ("Membership", &["id", "user", "portalRole", "joinedAt", "suspended"], Seen),
+    ("User", ["id", "displayName", "email"], Seen),
+    ("User", ["status"], TeamManagersOrSelf),
+    ("Membership", ["id", "user", "portalRole", "joinedAt", "suspended"], Seen),
     (
         "Membership",
-        &["products", "orchestratorRole", "processHubRole", "auditLogAccess", "securityGroups"],
+        ["products", "orchestratorRole", "processHubRole", "auditLogAccess", "securityGroups"],
         TeamManagersOrSelf,
     ),
     (
         "Invitation",
-        &[
+        [
             "id",
             "email",
             "portalRole",
@@ -176,7 +175,7 @@ pub const ROWS: &[(&str, &[&str], Rule)] = &[
     ),
     (
         "SecurityGroup",
-        &[
+        [
             "id",
             "name",
             "description",
@@ -189,12 +188,12 @@ pub const ROWS: &[(&str, &[&str], Rule)] = &[
         ],
         Seen,
     ),
-    ("Orchestrator", &["id", "name", "securityGroups", "workflows"], Seen),
-    ("Orchestrator", &["apiIntegrationEnabled", "zapierEnabled"], OrchestratorBuilders),
-    ("Orchestrator", &["multitenancyEnabled"], OrchestratorAdmins),
+    ("Orchestrator", ["id", "name", "securityGroups", "workflows"], Seen),
+    ("Orchestrator", ["apiIntegrationEnabled", "zapierEnabled"], OrchestratorBuilders),
+    ("Orchestrator", ["multitenancyEnabled"], OrchestratorAdmins),
     (
         "Workflow",
-        &[
+        [
             "id",
             "name",
             "orchestrator",
@@ -211,15 +210,15 @@ pub const ROWS: &[(&str, &[&str], Rule)] = &[
         Seen,
     ),
     // Output variables and version history: Orchestrator ADMIN and DEVELOPER (domain §4).
-    ("Workflow", &["outputVariables", "versions"], OrchestratorBuilders),
-    ("OutputVariable", &["name", "value"], OrchestratorBuilders),
-    ("WorkflowVersion", &["number", "comment", "publishedAt", "publishedBy"], OrchestratorBuilders),
-    ("LogEntry", &["at", "level", "message"], Seen),
-    ("QueueItem", &["id", "enqueuedAt", "status", "payload"], Seen),
+    ("Workflow", ["outputVariables", "versions"], OrchestratorBuilders),
+    ("OutputVariable", ["name", "value"], OrchestratorBuilders),
+    ("WorkflowVersion", ["number", "comment", "publishedAt", "publishedBy"], OrchestratorBuilders),
+    ("LogEntry", ["at", "level", "message"], Seen),
+    ("QueueItem", ["id", "enqueuedAt", "status", "payload"], Seen),
     // A run and its logs: every Orchestrator role views logs (domain §4).
     (
         "WorkflowRun",
-        &[
+        [
             "id",
             "workflow",
             "version",
@@ -233,25 +232,25 @@ pub const ROWS: &[(&str, &[&str], Rule)] = &[
         ],
         Seen,
     ),
-    ("BotRunner", &["id", "machineName", "approvalState", "lastSeenAt", "securityGroups"], Seen),
+    ("BotRunner", ["id", "machineName", "approvalState", "lastSeenAt", "securityGroups"], Seen),
     // Whether RDP credentials are set; the credentials themselves are never readable.
-    ("BotRunner", &["rdpCredentialsSet", "rdpUsername"], OrchestratorBuilders),
-    ("BotRunner", &["registrationTokens"], OrchestratorAdmins),
-    ("RegistrationToken", &["id", "createdAt", "expiresAt", "used"], OrchestratorAdmins),
+    ("BotRunner", ["rdpCredentialsSet", "rdpUsername"], OrchestratorBuilders),
+    ("BotRunner", ["registrationTokens"], OrchestratorAdmins),
+    ("RegistrationToken", ["id", "createdAt", "expiresAt", "used"], OrchestratorAdmins),
     (
         "Process",
-        &["id", "name", "description", "createdBy", "securityGroups", "jobs", "form"],
+        ["id", "name", "description", "createdBy", "securityGroups", "jobs", "form"],
         Seen,
     ),
-    ("Process", &["launchPermissions"], ProcessOwners),
+    ("Process", ["launchPermissions"], ProcessOwners),
     (
         "Job",
-        &["id", "process", "launchedBy", "state", "startedAt", "finishedAt", "tasks", "retryOf"],
+        ["id", "process", "launchedBy", "state", "startedAt", "finishedAt", "tasks", "retryOf"],
         Seen,
     ),
     (
         "Task",
-        &[
+        [
             "id",
             "title",
             "assignee",
@@ -265,50 +264,45 @@ pub const ROWS: &[(&str, &[&str], Rule)] = &[
         ],
         Seen,
     ),
-    ("FieldValue", &["name", "value"], Seen),
-    ("Form", &["id", "name", "fieldNames"], Seen),
+    ("FieldValue", ["name", "value"], Seen),
+    ("Form", ["id", "name", "fieldNames"], Seen),
     (
         "AuditEntry",
-        &["id", "at", "actor", "action", "target", "targetId", "details", "securityGroups"],
+        ["id", "at", "actor", "action", "target", "targetId", "details", "securityGroups"],
         Seen,
     ),
-];
+}
 
-/// The field rules, ready for lookup: type, then field.
+/// The field rules: the rows as written, and any rule changed since (tests change one rule
+/// at a time to see which case catches it).
 #[derive(Clone, Debug, Default)]
-pub struct Table(HashMap<&'static str, HashMap<&'static str, Rule>>);
+pub struct Table {
+    changed: Vec<((&'static str, &'static str), Option<Rule>)>,
+}
 
 impl Table {
-    /// The table of these rows.
-    pub fn from_rows(rows: &[(&'static str, &'static [&'static str], Rule)]) -> Self {
-        let mut table = Self::default();
-        for (type_name, fields, rule) in rows {
-            for field in *fields {
-                table.set(type_name, field, Some(*rule));
-            }
-        }
-        table
+    /// The rows as written.
+    pub const fn shipped() -> Self {
+        Self { changed: Vec::new() }
     }
 
     /// The rule for `type_name.field`, if a row names it.
     pub fn rule(&self, type_name: &str, field: &str) -> Option<Rule> {
-        self.0.get(type_name)?.get(field).copied()
+        match self.changed.iter().find(|((t, f), _)| *t == type_name && *f == field) {
+            Some((_, rule)) => *rule,
+            None => listed(type_name, field),
+        }
     }
 
     /// Sets (or, with `None`, removes) the rule of one field.
     pub fn set(&mut self, type_name: &'static str, field: &'static str, rule: Option<Rule>) {
-        let fields = self.0.entry(type_name).or_default();
-        match rule {
-            Some(rule) => fields.insert(field, rule),
-            None => fields.remove(field),
-        };
+        self.changed.retain(|((t, f), _)| !(*t == type_name && *f == field));
+        self.changed.push(((type_name, field), rule));
     }
 
     /// Every (type, field) a row names.
     pub fn pairs(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
-        self.0
-            .iter()
-            .flat_map(|(type_name, fields)| fields.keys().map(|field| (*type_name, *field)))
+        ROWS.iter().flat_map(|(type_name, fields, _)| fields.iter().map(move |f| (*type_name, *f)))
     }
 }
 

@@ -19,6 +19,40 @@
 //! cargo build -p fieldguard-policy --target wasm32-unknown-unknown --profile policy
 //! ```
 
+/// Declares a table of rules keyed by names: its rows as a constant (`ROWS`, for listing and
+/// tests), and a lookup compiled to a `match` (`listed`), which costs no set-up in a fresh
+/// instance and a few comparisons per question.
+macro_rules! rules_by_name {
+    ($rule:ty; $( ([$($name:literal),+ $(,)?], $value:expr $(,)?) ),* $(,)?) => {
+        /// The rows of the table, in the order written.
+        pub const ROWS: &[(&[&str], $rule)] = &[ $( (&[$($name),+], $value) ),* ];
+
+        /// The rule a row gives `name`, if any.
+        fn listed(name: &str) -> Option<$rule> {
+            match name {
+                $( $($name)|+ => Some($value), )*
+                _ => None,
+            }
+        }
+    };
+}
+
+/// Declares a table of rules keyed by a type and its fields, like [`rules_by_name`].
+macro_rules! rules_by_field {
+    ($rule:ty; $( ($type:literal, [$($field:literal),+ $(,)?], $value:expr $(,)?) ),* $(,)?) => {
+        /// The rows of the table, in the order written.
+        pub const ROWS: &[(&str, &[&str], $rule)] = &[ $( ($type, &[$($field),+], $value) ),* ];
+
+        /// The rule a row gives `type_name.field`, if any.
+        fn listed(type_name: &str, field: &str) -> Option<$rule> {
+            match (type_name, field) {
+                $( ($type, $($field)|+) => Some($value), )*
+                _ => None,
+            }
+        }
+    };
+}
+
 pub mod access;
 pub mod actions;
 pub mod fields;
@@ -41,8 +75,6 @@ pub use bindings::fieldguard::policy::types::{
     Action, Check, Condition, Decision, OrchestratorRole, PortalRole, Principal, ProcessHubRole,
     Product, Relation, Resource, Target, Visibility,
 };
-
-use std::sync::OnceLock;
 
 use access::Access;
 
@@ -87,18 +119,12 @@ pub struct Tables<'t> {
 }
 
 impl Tables<'static> {
-    /// The tables of this policy, built from their rows once.
+    /// The tables of this policy, as written.
     pub fn shipped() -> Self {
-        static TABLES: OnceLock<(fields::Table, actions::Table, visibility::Table)> =
-            OnceLock::new();
-        let (fields, actions, visibility) = TABLES.get_or_init(|| {
-            (
-                fields::Table::from_rows(fields::ROWS),
-                actions::Table::from_rows(actions::ROWS),
-                visibility::Table::from_rows(visibility::ROWS),
-            )
-        });
-        Self { fields, actions, visibility }
+        static FIELDS: fields::Table = fields::Table::shipped();
+        static ACTIONS: actions::Table = actions::Table::shipped();
+        static VISIBILITY: visibility::Table = visibility::Table::shipped();
+        Self { fields: &FIELDS, actions: &ACTIONS, visibility: &VISIBILITY }
     }
 }
 

@@ -43,10 +43,10 @@ fn every_row_of_every_table_has_a_case() {
     let missing: Vec<_> = tables.fields.pairs().filter(|pair| !read.contains(pair)).collect();
     assert!(missing.is_empty(), "fields without a read case: {missing:?}");
     let acted: BTreeSet<&str> = file.act.iter().map(|case| case.action.as_str()).collect();
-    let missing: Vec<_> = tables.actions.actions().filter(|a| !acted.contains(a)).collect();
+    let missing: Vec<_> = tables.actions.names().filter(|a| !acted.contains(a)).collect();
     assert!(missing.is_empty(), "actions without a case: {missing:?}");
     let seen: BTreeSet<&str> = file.see.iter().map(|case| case.type_name.as_str()).collect();
-    let missing: Vec<_> = tables.visibility.types().filter(|t| !seen.contains(t)).collect();
+    let missing: Vec<_> = tables.visibility.names().filter(|t| !seen.contains(t)).collect();
     assert!(missing.is_empty(), "types without a visibility case: {missing:?}");
 }
 
@@ -296,7 +296,7 @@ fn changing_any_action_rule_fails_a_shipped_case() {
             map
         });
     let escaped = escaped_mutants(
-        shipped_tables.actions.actions().collect(),
+        shipped_tables.actions.names().collect(),
         &alternatives,
         |a| shipped_tables.actions.rule(a),
         |a, rule| {
@@ -357,7 +357,7 @@ fn changing_any_visibility_rule_fails_a_shipped_case() {
     .chain([None])
     .collect();
     let escaped = escaped_mutants(
-        shipped_tables.visibility.types().collect(),
+        shipped_tables.visibility.names().collect(),
         &alternatives,
         |t| shipped_tables.visibility.rule(t),
         |t, rule| {

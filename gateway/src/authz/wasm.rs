@@ -43,6 +43,9 @@ const TABLE_ELEMENTS_LIMIT: usize = 10_000;
 /// The most memories and tables a store may hold: one core module, plus the component's
 /// small adapters. Memory is capped at one memory's worth in total.
 const MEMORIES_LIMIT: usize = 1;
+/// How many policy instances may be live at once (one per request in flight, per policy
+/// version it asks); past it, a request's policy calls are denied until one is returned.
+const POOLED_INSTANCES: u32 = 1000;
 const TABLES_LIMIT: usize = 4;
 
 /// The process-wide engine, with a thread that advances its epoch.
@@ -52,6 +55,20 @@ fn engine() -> Result<&'static Engine, Error> {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.wasm_component_model(true);
+        // Instances come from a pool: a request's fresh instance reuses slots (and their
+        // memory, reset copy-on-write) instead of mapping new ones.
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_component_instances(POOLED_INSTANCES)
+            .total_core_instances(POOLED_INSTANCES * 2)
+            .total_memories(POOLED_INSTANCES)
+            .total_tables(POOLED_INSTANCES * TABLES_LIMIT as u32)
+            .max_memory_size(MEMORY_LIMIT_BYTES)
+            .table_elements(TABLE_ELEMENTS_LIMIT)
+            .max_memories_per_module(MEMORIES_LIMIT as u32)
+            .max_memories_per_component(MEMORIES_LIMIT as u32)
+            .max_tables_per_module(TABLES_LIMIT as u32)
+            .max_tables_per_component(TABLES_LIMIT as u32);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(|e| e.to_string())?;
         let ticker = engine.clone();
         std::thread::Builder::new()
