@@ -117,39 +117,6 @@ rules_by_name! {
     (["complete-task"], AdministratorOr(Relation::ASSIGNEE, HUB_MEMBERS)),
 }
 
-/// The action rules: the rows as written, and any rule changed since (tests change one rule at
-/// a time to see which case catches it).
-#[derive(Clone, Debug, Default)]
-pub struct Table {
-    changed: Vec<(&'static str, Option<Rule>)>,
-}
-
-impl Table {
-    /// The rows as written.
-    pub const fn shipped() -> Self {
-        Self { changed: Vec::new() }
-    }
-
-    /// The rule for `name`, if a row names it.
-    pub fn rule(&self, name: &str) -> Option<Rule> {
-        match self.changed.iter().find(|(changed, _)| *changed == name) {
-            Some((_, rule)) => *rule,
-            None => listed(name),
-        }
-    }
-
-    /// Sets (or, with `None`, removes) the rule of one action.
-    pub fn set(&mut self, name: &'static str, rule: Option<Rule>) {
-        self.changed.retain(|(changed, _)| *changed != name);
-        self.changed.push((name, rule));
-    }
-
-    /// Every action a row names.
-    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        ROWS.iter().flat_map(|(names, _)| names.iter().copied())
-    }
-}
-
 /// Whether the principal can see the object acted on: an action never reaches further than
 /// reading does.
 fn sees(tables: &Tables<'_>, access: &Access<'_>, resource: &Resource) -> bool {

@@ -34,7 +34,54 @@ macro_rules! rules_by_name {
                 _ => None,
             }
         }
+
+        /// The table: the rows as written, and any rule changed since (tests change one
+        /// rule at a time to see which case catches it).
+        pub type Table = $crate::ByName<$rule>;
+
+        impl Table {
+            /// The rows as written.
+            pub const fn shipped() -> Self {
+                $crate::ByName::new(ROWS, listed)
+            }
+        }
     };
+}
+
+/// A table of rules keyed by names (actions, types), declared with `rules_by_name!`.
+#[derive(Clone, Debug)]
+pub struct ByName<R: 'static> {
+    rows: &'static [(&'static [&'static str], R)],
+    listed: fn(&str) -> Option<R>,
+    changed: Vec<(&'static str, Option<R>)>,
+}
+
+impl<R: Copy> ByName<R> {
+    const fn new(
+        rows: &'static [(&'static [&'static str], R)],
+        listed: fn(&str) -> Option<R>,
+    ) -> Self {
+        Self { rows, listed, changed: Vec::new() }
+    }
+
+    /// The rule for `name`, if a row names it.
+    pub fn rule(&self, name: &str) -> Option<R> {
+        match self.changed.iter().find(|(changed, _)| *changed == name) {
+            Some((_, rule)) => *rule,
+            None => (self.listed)(name),
+        }
+    }
+
+    /// Sets (or, with `None`, removes) the rule of one name.
+    pub fn set(&mut self, name: &'static str, rule: Option<R>) {
+        self.changed.retain(|(changed, _)| *changed != name);
+        self.changed.push((name, rule));
+    }
+
+    /// Every name a row names.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.rows.iter().flat_map(|(names, _)| names.iter().copied())
+    }
 }
 
 /// Declares a table of rules keyed by a type and its fields, like [`rules_by_name`].

@@ -81,39 +81,6 @@ rules_by_name! {
     (["AuditEntry"], AuditLog),
 }
 
-/// The type rules: the rows as written, and any rule changed since (tests change one rule at
-/// a time to see which case catches it).
-#[derive(Clone, Debug, Default)]
-pub struct Table {
-    changed: Vec<(&'static str, Option<Rule>)>,
-}
-
-impl Table {
-    /// The rows as written.
-    pub const fn shipped() -> Self {
-        Self { changed: Vec::new() }
-    }
-
-    /// The rule for `name`, if a row names it.
-    pub fn rule(&self, name: &str) -> Option<Rule> {
-        match self.changed.iter().find(|(changed, _)| *changed == name) {
-            Some((_, rule)) => *rule,
-            None => listed(name),
-        }
-    }
-
-    /// Sets (or, with `None`, removes) the rule of one type.
-    pub fn set(&mut self, name: &'static str, rule: Option<Rule>) {
-        self.changed.retain(|(changed, _)| *changed != name);
-        self.changed.push((name, rule));
-    }
-
-    /// Every type a row names.
-    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        ROWS.iter().flat_map(|(names, _)| names.iter().copied())
-    }
-}
-
 /// The visibility of `type_name` objects for the principal, by these tables.
 pub fn of(tables: &Tables<'_>, access: &Access<'_>, type_name: &str) -> Visibility {
     let Some(rule) = tables.visibility.rule(type_name) else {
