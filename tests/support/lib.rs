@@ -20,15 +20,7 @@ pub const OWNER: &str = "olivia.owner@acme.test";
 
 /// The root fields of the platform operator's API: not a team's, so not decided by the policy
 /// (the walks over every field and every mutation leave them to the lifecycle tests).
-pub const OPERATOR_API: [&str; 7] = [
-    "policyVersions",
-    "policyShadow",
-    "deployPolicy",
-    "activatePolicy",
-    "rollbackPolicy",
-    "startPolicyShadow",
-    "stopPolicyShadow",
-];
+pub use fieldguard::graphql::operator::ROOT_FIELDS as OPERATOR_API;
 
 /// The signing secret every test server uses.
 pub const SECRET: &str = "end-to-end-test-secret";

@@ -120,24 +120,13 @@ pub fn schema_fields(sdl: &str) -> BTreeMap<&'static str, Vec<String>> {
             && let Some(field) = line.split(['(', ':']).next()
         {
             let field = field.trim();
-            if !field.is_empty() && !OPERATOR_FIELDS.contains(&field) {
+            if !field.is_empty() && !crate::graphql::operator::ROOT_FIELDS.contains(&field) {
                 fields.push(field.to_owned());
             }
         }
     }
     types
 }
-
-/// The operator's root fields and types: not the policy's.
-const OPERATOR_FIELDS: [&str; 7] = [
-    "policyVersions",
-    "policyShadow",
-    "deployPolicy",
-    "activatePolicy",
-    "rollbackPolicy",
-    "startPolicyShadow",
-    "stopPolicyShadow",
-];
 
 fn is_undecided(type_name: &str) -> bool {
     type_name == "PageInfo"

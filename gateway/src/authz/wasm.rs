@@ -258,24 +258,22 @@ struct WasmSession {
 /// made (`None`: the caller denies). Each version has its own lane: a hostile version never
 /// delays another.
 fn unstalling<R>(lane: &SlowLane, f: impl FnOnce() -> R) -> Option<R> {
-    if !lane.is_marked() {
+    let timed = || {
         let started = Instant::now();
         let answer = f();
         if started.elapsed() > SLOW_CALL {
             lane.mark(started.elapsed());
         }
-        return Some(answer);
+        answer
+    };
+    if !lane.is_marked() {
+        return Some(timed());
     }
     let on_a_worker = tokio::runtime::Handle::try_current()
         .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
     let run = || {
         let _turn = lane.enter()?;
-        let started = Instant::now();
-        let answer = f();
-        if started.elapsed() > SLOW_CALL {
-            lane.mark(started.elapsed());
-        }
-        Some(answer)
+        Some(timed())
     };
     if on_a_worker { tokio::task::block_in_place(run) } else { run() }
 }

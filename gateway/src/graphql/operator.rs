@@ -22,6 +22,18 @@ pub struct OperatorRequest {
     pub lifecycle: Arc<Lifecycle>,
 }
 
+/// The root fields of the operator's API (queries and mutations): not a team's, so never
+/// decided by the policy.
+pub const ROOT_FIELDS: [&str; 7] = [
+    "policyVersions",
+    "policyShadow",
+    "deployPolicy",
+    "activatePolicy",
+    "rollbackPolicy",
+    "startPolicyShadow",
+    "stopPolicyShadow",
+];
+
 /// Who is recorded as having deployed or activated a version.
 const OPERATOR: &str = "operator";
 
