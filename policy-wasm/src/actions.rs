@@ -10,8 +10,7 @@
 //! ones a policy author may want to tighten, never loosen.
 
 use crate::{
-    Action, Decision, OrchestratorRole, PortalRole, ProcessHubRole, Relation, Resource, Tables,
-    access::Access, deny, visibility,
+    Object, OrchestratorRole, PortalRole, ProcessHubRole, Reason, Relation, access::Access,
 };
 use OrchestratorRole::{Admin, Developer, Operator};
 use ProcessHubRole::{Administrator, ProcessManager};
@@ -117,12 +116,6 @@ rules_by_name! {
     (["complete-task"], AdministratorOr(Relation::ASSIGNEE, HUB_MEMBERS)),
 }
 
-/// Whether the principal can see the object acted on: an action never reaches further than
-/// reading does.
-fn sees(tables: &Tables<'_>, access: &Access<'_>, resource: &Resource) -> bool {
-    visibility::admits(&visibility::of(tables, access, &resource.type_name), resource)
-}
-
 /// How broad a portal role is: a larger number is broader (domain §2).
 pub fn breadth(role: PortalRole) -> u8 {
     match role {
@@ -134,71 +127,71 @@ pub fn breadth(role: PortalRole) -> u8 {
     }
 }
 
-/// Decides whether the principal may perform `action` on `resource`, by these tables.
-pub fn perform(
-    tables: &Tables<'_>,
+/// Whether the principal may perform an action ruled by `rule` on `object`, with these
+/// inputs. `sees` says whether the principal can see the object: an action never reaches
+/// further than reading does.
+pub fn allows(
     access: &Access<'_>,
-    resource: &Resource,
-    action: &Action,
-) -> Decision {
-    let name = action.name.as_str();
-    let Some(rule) = tables.actions.rule(name) else {
-        return deny(&format!("no rule allows the action `{name}`"));
-    };
+    object: &Object<'_>,
+    rule: Rule,
+    current_role: Option<PortalRole>,
+    requested_role: Option<PortalRole>,
+    mut sees: impl FnMut() -> bool,
+) -> Result<(), Reason> {
     let me = access.principal().portal_role;
-    let on_myself = resource.relations.contains(Relation::IS_PRINCIPAL);
+    let on_myself = object.relations.contains(Relation::IS_PRINCIPAL);
     let broader_than = |role: Option<PortalRole>| role.is_some_and(|r| breadth(me) > breadth(r));
-    let verdict: Result<(), &str> = match rule {
-        TeamManagers => access.manages_team().then_some(()).ok_or("only team managers may"),
+    match rule {
+        TeamManagers => access.manages_team().then_some(()).ok_or(Reason::OnlyTeamManagers),
         TeamAdmins => matches!(me, PortalRole::Owner | PortalRole::Admin)
             .then_some(())
-            .ok_or("only the owner and admins may"),
+            .ok_or(Reason::OnlyTeamAdmins),
         // Asked without a role, the question is whether they may invite at all.
         Grant => {
             if !access.manages_team() {
-                Err("only team managers may")
-            } else if action.requested_role.is_some() && !broader_than(action.requested_role) {
-                Err("the role offered must be narrower than your own")
+                Err(Reason::OnlyTeamManagers)
+            } else if requested_role.is_some() && !broader_than(requested_role) {
+                Err(Reason::NarrowerRoleOnly)
             } else {
                 Ok(())
             }
         }
         ChangeRole => {
             if !access.manages_team() {
-                Err("only team managers may")
+                Err(Reason::OnlyTeamManagers)
             } else if on_myself {
-                Err("nobody changes their own role")
-            } else if action.requested_role == Some(PortalRole::Owner) {
-                Err("ownership is only transferred")
-            } else if !broader_than(action.current_role) || !broader_than(action.requested_role) {
-                Err("your role must be broader than both the old and the new role")
+                Err(Reason::OwnRole)
+            } else if requested_role == Some(PortalRole::Owner) {
+                Err(Reason::OwnershipIsTransferred)
+            } else if !broader_than(current_role) || !broader_than(requested_role) {
+                Err(Reason::BroaderThanBoth)
             } else {
                 Ok(())
             }
         }
         TransferOwnership => {
             if me != PortalRole::Owner {
-                Err("only the owner may")
+                Err(Reason::OnlyOwner)
             } else if on_myself {
-                Err("the owner already owns the team")
+                Err(Reason::AlreadyOwner)
             } else {
                 Ok(())
             }
         }
         ManageMember => {
             if !access.manages_team() {
-                Err("only team managers may")
+                Err(Reason::OnlyTeamManagers)
             } else if on_myself {
-                Err("not on yourself")
-            } else if action.current_role == Some(PortalRole::Owner) {
-                Err("not on the owner")
+                Err(Reason::NotOnYourself)
+            } else if current_role == Some(PortalRole::Owner) {
+                Err(Reason::NotOnOwner)
             } else {
                 Ok(())
             }
         }
-        Invitee => on_myself.then_some(()).ok_or("only the person invited may"),
+        Invitee => on_myself.then_some(()).ok_or(Reason::OnlyInvitee),
         GroupObjects => {
-            let product_admin = match resource.type_name.as_str() {
+            let product_admin = match object.type_name {
                 "Orchestrator" | "Workflow" | "BotRunner" => {
                     access.orchestrator() == Some(OrchestratorRole::Admin)
                 }
@@ -207,13 +200,13 @@ pub fn perform(
             };
             (access.manages_team() || product_admin)
                 .then_some(())
-                .ok_or("only team managers and the product's administrators may")
+                .ok_or(Reason::OnlyManagersOrProductAdmins)
         }
         Orchestrator(roles) => {
             if !access.orchestrator_is(roles) {
-                Err("the principal's Orchestrator role does not allow it")
-            } else if !sees(tables, access, resource) {
-                Err("the object is outside the principal's security groups")
+                Err(Reason::OrchestratorRole)
+            } else if !sees() {
+                Err(Reason::OutsideGroups)
             } else {
                 Ok(())
             }
@@ -222,19 +215,13 @@ pub fn perform(
             .process_hub()
             .is_some_and(|role| roles.contains(&role))
             .then_some(())
-            .ok_or("the principal's Process Hub role does not allow it"),
+            .ok_or(Reason::ProcessHubRole),
         AdministratorOr(relation, roles) => match access.process_hub() {
-            None => Err("Process Hub is not enabled for the principal"),
-            Some(_) if !sees(tables, access, resource) => {
-                Err("the object is not visible to the principal")
-            }
+            None => Err(Reason::NoProcessHub),
+            Some(_) if !sees() => Err(Reason::NotVisible),
             Some(Administrator) => Ok(()),
-            Some(role) if roles.contains(&role) && resource.relations.contains(relation) => Ok(()),
-            Some(_) => Err("the principal's Process Hub role and relation do not allow it"),
+            Some(role) if roles.contains(&role) && object.relations.contains(relation) => Ok(()),
+            Some(_) => Err(Reason::ProcessHubRelation),
         },
-    };
-    match verdict {
-        Ok(()) => Decision::Allow,
-        Err(why) => deny(&format!("`{name}` on {}: {why}", resource.type_name)),
     }
 }

@@ -7,10 +7,7 @@
 //! is readable wherever the list was, and nothing of an object the principal may not see is
 //! readable at all.
 
-use crate::{
-    Decision, OrchestratorRole::*, ProcessHubRole, Relation, Resource, Tables, access::Access,
-    deny, visibility,
-};
+use crate::{Object, OrchestratorRole::*, ProcessHubRole, Reason, Relation, access::Access};
 
 /// Who may read a field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -304,47 +301,50 @@ impl Table {
     pub fn pairs(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
         ROWS.iter().flat_map(|(type_name, fields, _)| fields.iter().map(move |f| (*type_name, *f)))
     }
+
+    /// The number of `type_name.field` in the contract: where a row names it.
+    pub fn number_of(&self, type_name: &str, field: &str) -> Option<u32> {
+        ROWS.iter().enumerate().find_map(|(row, (listed_type, fields, _))| {
+            (*listed_type == type_name)
+                .then(|| fields.iter().position(|listed| *listed == field))
+                .flatten()
+                .map(|at| crate::number(row, at))
+        })
+    }
+
+    /// The type and field numbered `number`, and the field's rule now.
+    pub fn by_number(&self, number: u32) -> Option<(&'static str, &'static str, Option<Rule>)> {
+        let (row, at) = crate::unnumber(number);
+        let (type_name, fields, rule) = ROWS.get(row)?;
+        let field = *fields.get(at)?;
+        if self.changed.is_empty() {
+            Some((type_name, field, Some(*rule)))
+        } else {
+            Some((type_name, field, self.rule(type_name, field)))
+        }
+    }
 }
 
 /// Whether a type is pagination plumbing, readable wherever the list itself was.
-fn is_plumbing(type_name: &str) -> bool {
+pub fn is_plumbing(type_name: &str) -> bool {
     type_name == "PageInfo" || type_name.ends_with("Connection") || type_name.ends_with("Edge")
 }
 
-/// Decides whether the principal may read `field` of `resource`, by these tables.
-pub fn read(
-    tables: &Tables<'_>,
-    access: &Access<'_>,
-    resource: &Resource,
-    field: &str,
-) -> Decision {
-    let type_name = resource.type_name.as_str();
-    if is_plumbing(type_name) {
-        return Decision::Allow;
-    }
-    if !visibility::admits(&visibility::of(tables, access, type_name), resource) {
-        return deny("the object is not visible to the principal");
-    }
-    let Some(rule) = tables.fields.rule(type_name, field) else {
-        return deny(&format!("no rule allows reading `{type_name}.{field}`"));
-    };
+/// Whether the principal may read a field ruled by `rule` of `object`, which they see.
+pub fn allows(access: &Access<'_>, object: &Object<'_>, rule: Rule) -> Result<(), Reason> {
     let allowed = match rule {
         Seen => true,
         TeamManagers => access.manages_team(),
         TeamManagersOrSelf => {
-            access.manages_team() || resource.relations.contains(Relation::IS_PRINCIPAL)
+            access.manages_team() || object.relations.contains(Relation::IS_PRINCIPAL)
         }
         Billing => access.sees_billing(),
         OrchestratorBuilders => access.orchestrator_is(&[Admin, Developer]),
         OrchestratorAdmins => access.orchestrator_is(&[Admin]),
         ProcessOwners => {
             access.process_hub() == Some(ProcessHubRole::Administrator)
-                || resource.relations.contains(Relation::CREATOR)
+                || object.relations.contains(Relation::CREATOR)
         }
     };
-    if allowed {
-        Decision::Allow
-    } else {
-        deny(&format!("the principal's roles do not allow reading `{type_name}.{field}`"))
-    }
+    if allowed { Ok(()) } else { Err(Reason::FieldRoles) }
 }

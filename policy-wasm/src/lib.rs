@@ -12,6 +12,10 @@
 //!   to read and edit when a question starts with "who may see …".
 //! * [`actions`]: which actions (mutations) a principal may perform: the one table to read
 //!   and edit when a question starts with "who may change …".
+//! * [`reasons`]: every reason the policy gives for a denial, as a code.
+//! * [`model`]: the questions by name, as tests and cases ask them ([`decide`], [`filter`]).
+//! * [`contract`]: the same questions by numbers, as the gateway asks the module: what the
+//!   module exports, through the same rules.
 //!
 //! To build the module the gateway loads:
 //!
@@ -82,6 +86,40 @@ impl<R: Copy> ByName<R> {
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.rows.iter().flat_map(|(names, _)| names.iter().copied())
     }
+
+    /// The number of `name` in the contract: where a row names it (see [`number`]).
+    pub fn number_of(&self, name: &str) -> Option<u32> {
+        self.rows.iter().enumerate().find_map(|(row, (names, _))| {
+            names.iter().position(|listed| *listed == name).map(|at| number(row, at))
+        })
+    }
+
+    /// The name numbered `number`, and its rule now.
+    pub fn by_number(&self, number: u32) -> Option<(&'static str, Option<R>)> {
+        let (row, at) = unnumber(number);
+        let (names, rule) = self.rows.get(row)?;
+        let name = *names.get(at)?;
+        if self.changed.is_empty() {
+            Some((name, Some(*rule)))
+        } else {
+            Some((name, self.rule(name)))
+        }
+    }
+}
+
+/// How many names a row of a table may list: a number is `row * ROW_WIDTH + position`, so
+/// that turning a number back into its row is a division, not a search.
+const ROW_WIDTH: usize = 4096;
+
+/// The number of the name at `at` in row `row`.
+fn number(row: usize, at: usize) -> u32 {
+    u32::try_from(row * ROW_WIDTH + at).unwrap_or(u32::MAX)
+}
+
+/// The row and position a number points at.
+fn unnumber(number: u32) -> (usize, usize) {
+    let number = number as usize;
+    (number / ROW_WIDTH, number % ROW_WIDTH)
 }
 
 /// Declares a table of rules keyed by a type and its fields, like [`rules_by_name`].
@@ -102,7 +140,11 @@ macro_rules! rules_by_field {
 
 pub mod access;
 pub mod actions;
+mod batch;
+pub mod contract;
 pub mod fields;
+pub mod model;
+pub mod reasons;
 pub mod visibility;
 
 /// The types of the contract, generated from `wit/policy.wit`.
@@ -114,14 +156,16 @@ mod bindings {
         additional_derives: [PartialEq],
     });
 
-    use crate::DefaultPolicy;
+    use crate::contract::DefaultPolicy;
     export!(DefaultPolicy with_types_in crate::bindings);
 }
 
 pub use bindings::fieldguard::policy::types::{
-    Action, Check, Condition, Decision, OrchestratorRole, PortalRole, Principal, ProcessHubRole,
-    Product, Relation, Resource, Target, Visibility,
+    Condition, OrchestratorRole, PortalRole, Principal, ProcessHubRole, Product, Relation,
+    Visibility,
 };
+pub use model::{Action, Check, Decision, Object, Resource, Target};
+pub use reasons::Reason;
 
 use access::Access;
 
@@ -136,23 +180,6 @@ pub const CASES: &str = include_str!("../cases.toml");
 #[unsafe(link_section = "fieldguard-cases")]
 #[used]
 static EMBEDDED_CASES: [u8; CASES.len()] = *include_bytes!("../cases.toml");
-
-/// The default policy, as exported to the gateway.
-pub struct DefaultPolicy;
-
-impl bindings::Guest for DefaultPolicy {
-    fn name() -> String {
-        format!("default {}", env!("CARGO_PKG_VERSION"))
-    }
-
-    fn decide(principal: Principal, resources: Vec<Resource>, checks: Vec<Check>) -> Vec<Decision> {
-        decide(&principal, &resources, &checks)
-    }
-
-    fn filter(principal: Principal, type_names: Vec<String>) -> Vec<Visibility> {
-        filter(&Tables::shipped(), &principal, &type_names)
-    }
-}
 
 /// The three tables every answer is read from.
 #[derive(Clone, Copy, Debug)]
@@ -191,6 +218,9 @@ pub fn decide(principal: &Principal, resources: &[Resource], checks: &[Check]) -
 }
 
 /// Decides a batch of checks by `tables`: one decision per check, in order.
+///
+/// This is the policy as a Rust author tests it, by names; the module the gateway loads
+/// answers the same questions by numbers ([`contract`]), through the same rules.
 pub fn decide_with(
     tables: &Tables<'_>,
     principal: &Principal,
@@ -198,21 +228,22 @@ pub fn decide_with(
     checks: &[Check],
 ) -> Vec<Decision> {
     let access = Access::new(principal);
+    let mut batch = batch::Batch::new(tables, &access, resources.iter().map(Resource::object));
     checks
         .iter()
         .map(|check| {
-            let Some(resource) = resources.get(check.resource as usize) else {
-                return deny("the check names a resource that is not in the batch");
+            let verdict = match &check.target {
+                Target::Field(field) => {
+                    batch.read(check.resource, |type_name| tables.fields.rule(type_name, field))
+                }
+                Target::Action(action) => batch.perform(
+                    check.resource,
+                    tables.actions.rule(&action.name),
+                    action.current_role,
+                    action.requested_role,
+                ),
             };
-            match &check.target {
-                Target::Field(field) => fields::read(tables, &access, resource, field),
-                Target::Action(action) => actions::perform(tables, &access, resource, action),
-            }
+            Decision::from(verdict)
         })
         .collect()
-}
-
-/// A denial with its reason.
-pub(crate) fn deny(reason: &str) -> Decision {
-    Decision::Deny(reason.to_owned())
 }

@@ -5,7 +5,7 @@
 //! list and every fetch by id, so an object the principal may not see does not exist for them.
 
 use crate::{
-    Condition, OrchestratorRole, ProcessHubRole, Relation, Resource, Tables, Visibility,
+    Condition, Object, OrchestratorRole, ProcessHubRole, Relation, Tables, Visibility,
     access::Access,
 };
 
@@ -83,7 +83,12 @@ rules_by_name! {
 
 /// The visibility of `type_name` objects for the principal, by these tables.
 pub fn of(tables: &Tables<'_>, access: &Access<'_>, type_name: &str) -> Visibility {
-    let Some(rule) = tables.visibility.rule(type_name) else {
+    by_rule(access, tables.visibility.rule(type_name))
+}
+
+/// The visibility of a type ruled by `rule` (`None`: no row names it) for the principal.
+pub fn by_rule(access: &Access<'_>, rule: Option<Rule>) -> Visibility {
+    let Some(rule) = rule else {
         // A type no rule mentions is invisible.
         return Visibility::None;
     };
@@ -181,8 +186,8 @@ fn in_own_groups(access: &Access<'_>) -> Visibility {
     }
 }
 
-/// Whether a resource with these attributes satisfies a visibility.
-pub fn admits(visibility: &Visibility, resource: &Resource) -> bool {
+/// Whether an object with these attributes satisfies a visibility.
+pub fn admits(visibility: &Visibility, resource: &Object<'_>) -> bool {
     match visibility {
         Visibility::All => true,
         Visibility::None => false,
@@ -192,7 +197,7 @@ pub fn admits(visibility: &Visibility, resource: &Resource) -> bool {
     }
 }
 
-fn holds(condition: &Condition, resource: &Resource) -> bool {
+fn holds(condition: &Condition, resource: &Object<'_>) -> bool {
     match condition {
         Condition::InSecurityGroups(groups) => {
             resource.security_groups.iter().any(|group| groups.contains(group))

@@ -3,16 +3,18 @@
 //! least one of them fail, unless the change alters no decision for anyone at all.
 
 mod support {
+    pub mod every;
     pub mod native;
 }
 
 use std::collections::{BTreeSet, HashMap};
 
 use fieldguard_policy::{
-    Action, Check, Decision, OrchestratorRole, PortalRole, Principal, ProcessHubRole, Product,
-    Relation, Resource, Tables, Target, actions, decide_with, fields, filter, visibility,
+    Action, Check, Decision, Relation, Resource, Tables, Target, actions, decide_with, fields,
+    filter, visibility,
 };
 use fieldguard_policy_cases::{CaseFile, run};
+use support::every::every_principal;
 use support::native::{Native, portal_role};
 
 const SHIPPED: &str = include_str!("../cases.toml");
@@ -48,49 +50,6 @@ fn every_row_of_every_table_has_a_case() {
     let seen: BTreeSet<&str> = file.see.iter().map(|case| case.type_name.as_str()).collect();
     let missing: Vec<_> = tables.visibility.names().filter(|t| !seen.contains(t)).collect();
     assert!(missing.is_empty(), "types without a visibility case: {missing:?}");
-}
-
-/// Every principal the contract can describe, within two security groups.
-fn every_principal() -> Vec<Principal> {
-    use OrchestratorRole as O;
-    use PortalRole as P;
-    use ProcessHubRole as H;
-    let mut all = Vec::new();
-    for portal_role in [P::Owner, P::Admin, P::SecurityAdmin, P::Member, P::BillingContact] {
-        for orchestrator_role in
-            [None, Some(O::Admin), Some(O::Developer), Some(O::Operator), Some(O::Analyst)]
-        {
-            for process_hub_role in
-                [None, Some(H::Administrator), Some(H::ProcessManager), Some(H::User)]
-            {
-                for products in [
-                    vec![],
-                    vec![Product::Orchestrator],
-                    vec![Product::ProcessHub],
-                    vec![Product::Orchestrator, Product::ProcessHub],
-                ] {
-                    for security_groups in [vec![], vec![1], vec![2]] {
-                        for (audit_log_access, advanced_access_management) in
-                            [(false, false), (false, true), (true, false), (true, true)]
-                        {
-                            all.push(Principal {
-                                user: 1,
-                                team: 1,
-                                portal_role,
-                                products: products.clone(),
-                                orchestrator_role,
-                                process_hub_role,
-                                security_groups: security_groups.clone(),
-                                audit_log_access,
-                                advanced_access_management,
-                            });
-                        }
-                    }
-                }
-            }
-        }
-    }
-    all
 }
 
 /// How principals can relate to objects of a type: the relations the cases give them (the

@@ -285,7 +285,7 @@ pub async fn diff(
             }
             let mut targets: Vec<(String, Target)> = fields
                 .iter()
-                .map(|field| (format!("{type_name}.{field}"), Target::Field(field.clone())))
+                .map(|field| (format!("{type_name}.{field}"), Target::Field(field.as_str())))
                 .collect();
             for (action, _) in ACTIONS.iter().filter(|(_, on)| on == type_name) {
                 // Roles are inputs of the actions on members and of invitations only.
@@ -308,10 +308,8 @@ pub async fn diff(
                 }
             }
             // One batch per object: a few hundred checks, well within a call's deadline.
-            let checks: Vec<Check> = targets
-                .iter()
-                .map(|(_, target)| Check { resource: 0, target: target.clone() })
-                .collect();
+            let checks: Vec<Check> =
+                targets.iter().map(|(_, target)| Check { resource: 0, target: *target }).collect();
             let mut verdicts: BTreeMap<&str, (bool, bool)> = BTreeMap::new();
             for resource in resources {
                 let resource = std::slice::from_ref(&resource);

@@ -117,7 +117,7 @@ fn contract_failures(policy: &LoadedPolicy, file: Option<&cases::CaseFile>) -> V
     let known = ["Team", "Workflow", "Membership", "Process"];
     let resources: Vec<Resource> = known.iter().map(|t| Resource::grouped(t, [1])).collect();
     let unknown_fields: Vec<Check> = (0..resources.len() as u32)
-        .map(|resource| Check { resource, target: Target::Field(UNKNOWN_FIELD.into()) })
+        .map(|resource| Check { resource, target: Target::Field(UNKNOWN_FIELD) })
         .collect();
     for (decision, type_name) in session.decide(&resources, &unknown_fields).iter().zip(known) {
         if decision.is_allow() {
@@ -162,9 +162,9 @@ fn determinism(
     let once: Vec<Check> = asked
         .iter()
         .zip(0u32..)
-        .map(|((_, field), resource)| Check { resource, target: Target::Field(field.clone()) })
+        .map(|((_, field), resource)| Check { resource, target: Target::Field(field) })
         .collect();
-    let twice: Vec<Check> = once.iter().chain(&once).cloned().collect();
+    let twice: Vec<Check> = once.iter().chain(&once).copied().collect();
     let allowed = |decisions: Vec<Decision>| -> Vec<bool> {
         decisions.iter().map(Decision::is_allow).collect()
     };
@@ -285,7 +285,7 @@ impl cases::Subject for Host<'_> {
             .map(|target| Check {
                 resource: 0,
                 target: match *target {
-                    cases::Target::Field(field) => Target::Field(field.to_owned()),
+                    cases::Target::Field(field) => Target::Field(field),
                     cases::Target::Action { name, current_role, requested_role } => {
                         Target::Action(Action {
                             name: interned(name),
@@ -297,12 +297,15 @@ impl cases::Subject for Host<'_> {
             })
             .collect();
         let resources = [resource(on)];
-        self.session(who)
-            .decide(&resources, &checks)
+        let decisions = self.session(who).decide(&resources, &checks);
+        decisions
             .into_iter()
             .map(|decision| match decision {
                 Decision::Allow => cases::Answer { allowed: true, reason: None },
-                Decision::Deny(reason) => cases::Answer { allowed: false, reason: Some(reason) },
+                Decision::Deny(reason) => cases::Answer {
+                    allowed: false,
+                    reason: Some(super::reason_text(&*self.policy.policy, reason)),
+                },
             })
             .collect()
     }

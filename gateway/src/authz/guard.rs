@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::shadow::Shadow;
 use super::{
     Action, Check, Decision, LoadedPolicy, Principal, Resource, Session, Target, Visibility,
+    reason_text,
 };
 
 /// An interned class of resource attributes within one request.
@@ -214,7 +215,7 @@ impl Guard {
             let index = resources.len() as u32;
             resources.push(entry.resource.clone());
             for field in missing {
-                checks.push(Check { resource: index, target: Target::Field(field.to_owned()) });
+                checks.push(Check { resource: index, target: Target::Field(field) });
                 asked.push((*class, field));
             }
         }
@@ -239,7 +240,10 @@ impl Guard {
             let Some(entry) = state.classes.get_mut(class.0 as usize) else {
                 continue;
             };
-            if let Decision::Deny(reason) = &decision {
+            if let Decision::Deny(reason) = decision
+                && tracing::enabled!(tracing::Level::DEBUG)
+            {
+                let reason = reason_text(&*self.policy.policy, reason);
                 tracing::debug!(type_name = entry.resource.type_name, field, reason, "read denied");
             }
             entry.decisions.insert(field.into(), decision.is_allow());
@@ -252,7 +256,7 @@ impl Guard {
                     visibility: None,
                     allowed: decision.is_allow(),
                     reason: match decision {
-                        Decision::Deny(reason) => Some(reason),
+                        Decision::Deny(reason) => Some(reason_text(&*self.policy.policy, reason)),
                         Decision::Allow => None,
                     },
                     security_groups: resource.security_groups.clone(),
@@ -274,10 +278,7 @@ impl Guard {
         let checks: Vec<Check> = asked
             .iter()
             .zip(0u32..)
-            .map(|((_, action), index)| Check {
-                resource: index,
-                target: Target::Action(action.clone()),
-            })
+            .map(|((_, action), index)| Check { resource: index, target: Target::Action(*action) })
             .collect();
         let decisions = self.session(&mut state).decide(&resources, &checks);
         if let Some(shadow) = &self.shadow {
@@ -298,8 +299,8 @@ impl Guard {
                     action: Some(action.name),
                     visibility: None,
                     allowed: decision.is_allow(),
-                    reason: match &decision {
-                        Decision::Deny(reason) => Some(reason.clone()),
+                    reason: match decision {
+                        Decision::Deny(reason) => Some(reason_text(&*self.policy.policy, reason)),
                         Decision::Allow => None,
                     },
                     security_groups: resource.security_groups.clone(),
@@ -312,7 +313,7 @@ impl Guard {
                     action = action.name,
                     type_name = resource.type_name,
                     user = self.principal.user,
-                    reason,
+                    reason = reason_text(&*self.policy.policy, reason),
                     "action denied"
                 ),
             }
@@ -376,20 +377,10 @@ mod tests {
 
     use super::*;
     use crate::authz::native::{AllowAll, DenyAll};
-    use crate::authz::{ActivePolicy, Policy, PortalRole, Relation};
+    use crate::authz::{ActivePolicy, Policy, Relation};
 
     fn principal() -> Principal {
-        Principal {
-            user: 1,
-            team: 1,
-            portal_role: PortalRole::Member,
-            products: vec![],
-            orchestrator_role: None,
-            process_hub_role: None,
-            security_groups: vec![],
-            audit_log_access: false,
-            advanced_access_management: false,
-        }
+        Principal::plain_member()
     }
 
     /// Allows everything and counts the checks it is asked.
@@ -402,7 +393,7 @@ mod tests {
     }
 
     impl Session for Counting {
-        fn decide(&mut self, _resources: &[Resource], checks: &[Check]) -> Vec<Decision> {
+        fn decide(&mut self, _resources: &[Resource], checks: &[Check<'_>]) -> Vec<Decision> {
             self.0.fetch_add(checks.len(), Ordering::Relaxed);
             vec![Decision::Allow; checks.len()]
         }

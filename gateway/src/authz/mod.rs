@@ -37,7 +37,7 @@ pub use active::{ActivePolicy, LoadedPolicy, PolicyInfo};
 pub use guard::{ClassId, Guard};
 pub use model::{
     Action, Check, Condition, Decision, OrchestratorRole, PortalRole, Principal, ProcessHubRole,
-    Product, Relation, Resource, Target, Visibility,
+    Product, Reason, Relation, Resource, Target, Visibility,
 };
 
 /// A policy: anything that can answer the two questions of the contract.
@@ -48,12 +48,29 @@ pub trait Policy: Send + Sync {
     /// Opens a session for one principal, usually for the span of one request. A session may
     /// keep state (an instance of a module) between its calls.
     fn session(&self, principal: &Principal) -> Box<dyn Session>;
+
+    /// The text of the policy's reason `code`, if it gives one.
+    fn reason(&self, code: u16) -> Option<&str> {
+        let _ = code;
+        None
+    }
+}
+
+/// The text of a denial's reason under `policy`, for a log line or an explanation.
+pub fn reason_text(policy: &dyn Policy, reason: Reason) -> String {
+    match reason {
+        Reason::Code(code) => policy.reason(code).map_or_else(
+            || format!("reason {code} (the policy gives no text for it)"),
+            str::to_owned,
+        ),
+        Reason::Host(text) => text.to_owned(),
+    }
 }
 
 /// The answers of a policy for one principal.
 pub trait Session: Send {
     /// One decision per check, in order.
-    fn decide(&mut self, resources: &[Resource], checks: &[Check]) -> Vec<Decision>;
+    fn decide(&mut self, resources: &[Resource], checks: &[Check<'_>]) -> Vec<Decision>;
 
     /// One visibility per type name, in order.
     fn visibility(&mut self, type_names: &[&str]) -> Vec<Visibility>;

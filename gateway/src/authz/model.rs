@@ -81,6 +81,24 @@ pub struct Principal {
     pub advanced_access_management: bool,
 }
 
+#[cfg(test)]
+impl Principal {
+    /// User 1, a MEMBER of team 1 with no product, role or group: the narrowest principal.
+    pub(crate) fn plain_member() -> Self {
+        Self {
+            user: 1,
+            team: 1,
+            portal_role: PortalRole::Member,
+            products: vec![],
+            orchestrator_role: None,
+            process_hub_role: None,
+            security_groups: vec![],
+            audit_log_access: false,
+            advanced_access_management: false,
+        }
+    }
+}
+
 /// How the principal relates to a resource: a set of flags.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Relation(u8);
@@ -144,7 +162,7 @@ impl Resource {
 }
 
 /// An action (a mutation) and the inputs of it that rules read.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Action {
     /// The action's name, e.g. `change-member-role`.
     pub name: &'static str,
@@ -175,31 +193,31 @@ impl Action {
     }
 }
 
-/// What a check asks.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Target {
+/// What a check asks. A field is borrowed from the asker: building a batch copies no name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target<'a> {
     /// Read a field by its GraphQL name.
-    Field(String),
+    Field(&'a str),
     /// Perform an action.
     Action(Action),
 }
 
 /// One question of a batch.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Check {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Check<'a> {
     /// Index into the batch's resources.
     pub resource: u32,
     /// What is asked.
-    pub target: Target,
+    pub target: Target<'a>,
 }
 
 /// The answer to one check.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
     /// Allowed.
     Allow,
-    /// Denied, with the reason (for logs only).
-    Deny(String),
+    /// Denied, and why (for logs only).
+    Deny(Reason),
 }
 
 impl Decision {
@@ -207,6 +225,16 @@ impl Decision {
     pub fn is_allow(&self) -> bool {
         matches!(self, Self::Allow)
     }
+}
+
+/// Why a check was denied. A policy's reason travels as its code and becomes text only when it
+/// is logged or explained ([`super::Policy::reason`]), so a denial costs no string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// The policy's reason with this code.
+    Code(u16),
+    /// The gateway denied without an answer from the policy, for this reason.
+    Host(&'static str),
 }
 
 /// One condition of a visibility clause.

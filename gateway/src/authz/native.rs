@@ -3,7 +3,7 @@
 //! They answer the same contract as a WebAssembly policy, without a module. The benchmark
 //! compares the Wasm policy against [`AllowAll`]; tests use both as fixed points.
 
-use super::{Check, Decision, Policy, Principal, Resource, Session, Visibility};
+use super::{Check, Decision, Policy, Principal, Reason, Resource, Session, Visibility};
 
 /// Allows every check and shows every object.
 #[derive(Clone, Copy, Debug, Default)]
@@ -23,14 +23,21 @@ impl Policy for DenyAll {
     fn session(&self, _principal: &Principal) -> Box<dyn Session> {
         Box::new(Fixed(false))
     }
+
+    fn reason(&self, code: u16) -> Option<&str> {
+        (code == DENIES_ALL).then_some("the policy denies all")
+    }
 }
+
+/// The one reason [`DenyAll`] gives.
+const DENIES_ALL: u16 = 1;
 
 struct Fixed(bool);
 
 impl Session for Fixed {
-    fn decide(&mut self, _resources: &[Resource], checks: &[Check]) -> Vec<Decision> {
+    fn decide(&mut self, _resources: &[Resource], checks: &[Check<'_>]) -> Vec<Decision> {
         let decision =
-            if self.0 { Decision::Allow } else { Decision::Deny("the policy denies all".into()) };
+            if self.0 { Decision::Allow } else { Decision::Deny(Reason::Code(DENIES_ALL)) };
         vec![decision; checks.len()]
     }
 

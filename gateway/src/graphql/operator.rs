@@ -55,7 +55,7 @@ pub struct PolicyVersion {
     hash: String,
     /// The name the policy gives itself.
     name: String,
-    /// The contract it was built for, e.g. `fieldguard:policy@0.2.0`.
+    /// The contract it was built for, e.g. `fieldguard:policy@0.3.0`.
     contract: String,
     /// The module's size in bytes.
     size: i32,

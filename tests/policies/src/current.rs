@@ -9,7 +9,7 @@ mod bindings {
 }
 
 use bindings::fieldguard::policy::types::{
-    Check, Decision, Principal, Resource, Target, Visibility,
+    Act, Answers, Names, Numbers, Principal, Reads, Resource, Visibility,
 };
 
 /// The fields that lead from one object to another: the only ones `deny-leaves` allows.
@@ -66,9 +66,16 @@ pub const NAVIGATION: &[&str] = &[
 /// The test policy.
 pub struct TestPolicy;
 
-fn deny(reason: &str) -> Decision {
-    Decision::Deny(reason.into())
-}
+/// The numbers this policy gives: every type is one type, a field leads on or not.
+const A_TYPE: u32 = 0;
+const NAVIGATES: u32 = 0;
+const LEAF: u32 = 1;
+const AN_ACTION: u32 = 0;
+
+/// Its reasons: code 1 denies a field, code 2 an action.
+const DENIES_FIELD: u16 = 1;
+const DENIES_ACTION: u16 = 2;
+const ALLOW: u16 = 0;
 
 impl bindings::Guest for TestPolicy {
     fn name() -> String {
@@ -90,11 +97,30 @@ impl bindings::Guest for TestPolicy {
         format!("test {behaviour}")
     }
 
+    fn resolve(names: Names) -> Numbers {
+        Numbers {
+            types: names.types.iter().map(|_| Some(A_TYPE)).collect(),
+            fields: names
+                .fields
+                .iter()
+                .map(|f| {
+                    Some(if NAVIGATION.contains(&f.field.as_str()) { NAVIGATES } else { LEAF })
+                })
+                .collect(),
+            actions: names.actions.iter().map(|_| Some(AN_ACTION)).collect(),
+        }
+    }
+
+    fn reasons() -> Vec<String> {
+        vec!["test policy denies this field".into(), "test policy denies actions".into()]
+    }
+
     fn decide(
         _principal: Principal,
-        resources: Vec<Resource>,
-        checks: Vec<Check>,
-    ) -> Vec<Decision> {
+        _resources: Vec<Resource>,
+        reads: Reads,
+        acts: Vec<Act>,
+    ) -> Answers {
         if cfg!(feature = "trap") {
             panic!("this policy traps");
         }
@@ -112,31 +138,25 @@ impl bindings::Guest for TestPolicy {
             }
         }
         if cfg!(feature = "short") {
-            return Vec::new();
+            return Answers { reads: Vec::new(), acts: Vec::new() };
         }
         if cfg!(feature = "allow-all") {
-            return vec![Decision::Allow; checks.len()];
+            return Answers {
+                reads: vec![ALLOW; reads.fields.len()],
+                acts: vec![ALLOW; acts.len()],
+            };
         }
-        checks
-            .iter()
-            .map(|check| match &check.target {
-                Target::Field(field)
-                    if cfg!(feature = "deny-leaves") && NAVIGATION.contains(&field.as_str()) =>
-                {
-                    Decision::Allow
-                }
-                Target::Field(field) => {
-                    let type_name = resources
-                        .get(check.resource as usize)
-                        .map_or("?", |r| r.type_name.as_str());
-                    deny(&format!("test policy denies {type_name}.{field}"))
-                }
-                Target::Action(_) => deny("test policy denies actions"),
-            })
-            .collect()
+        let read = |field: &u32| match *field {
+            NAVIGATES if cfg!(feature = "deny-leaves") => ALLOW,
+            _ => DENIES_FIELD,
+        };
+        Answers {
+            reads: reads.fields.iter().map(read).collect(),
+            acts: vec![DENIES_ACTION; acts.len()],
+        }
     }
 
-    fn filter(_principal: Principal, type_names: Vec<String>) -> Vec<Visibility> {
+    fn filter(_principal: Principal, type_names: Vec<u32>) -> Vec<Visibility> {
         if cfg!(feature = "short") {
             return Vec::new();
         }

@@ -231,7 +231,7 @@ impl<'a> Write<'a> {
     /// comes with the action in words, and the message names the first refused.
     pub fn authorize_all(&self, asked: Vec<(Resource, Action, String)>) -> Result<(), Error> {
         let questions: Vec<(Resource, Action)> =
-            asked.iter().map(|(resource, action, _)| (resource.clone(), action.clone())).collect();
+            asked.iter().map(|(resource, action, _)| (resource.clone(), *action)).collect();
         let answers = self.guard.may_perform(&questions);
         match asked.into_iter().zip(answers).find(|(_, allowed)| !allowed) {
             Some(((_, _, what), _)) => Err(forbidden(&what)),

@@ -8,16 +8,27 @@
 //! Every call is bounded: in time by an epoch deadline, in memory by store limits. A trap, a
 //! timeout or a malformed answer denies everything the call was asked, is logged, and throws
 //! the instance away; the next call in the session starts from a fresh one.
+//!
+//! Names cross the boundary once per version: [`numbers`] keeps what the policy calls each
+//! type, field and action, so that a batch crosses as integers (field reads as two plain
+//! lists) and comes back as one `u16` per check; reason codes become text only when logged.
+//! [`lane`] keeps a slow version from stalling the server.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+mod lane;
+mod numbers;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 
-use super::{Check, Condition, Decision, Policy, Principal, Resource, Session, Target, Visibility};
+use super::{
+    Check, Condition, Decision, Policy, Principal, Reason, Resource, Session, Target, Visibility,
+};
 use crate::error::Error;
+use lane::{SlowLane, unstalling};
+use numbers::Numbers;
 
 /// Bindings generated from the contract.
 #[allow(missing_docs, unsafe_code, clippy::too_many_arguments)]
@@ -96,15 +107,15 @@ pub struct WasmPolicy {
     name: String,
     /// Where this version's calls run once one of them took long (see [`unstalling`]).
     lane: Arc<SlowLane>,
+    /// What this version calls the names the gateway asks about.
+    numbers: Arc<Numbers>,
+    /// The texts of its reason codes: code `n` is the `n - 1`th.
+    reasons: Vec<String>,
 }
 
-/// A call that takes longer than this marks its policy version as slow (a sound policy
-/// answers a batch in microseconds; the deadline is 50 ms).
-const SLOW_CALL: Duration = Duration::from_millis(20);
-/// How long a version stays marked slow after its last slow call; then it is tried inline
-/// again, so that one slow moment (a machine under load) does not mark a sound policy for
-/// good.
-const SLOW_FOR: Duration = Duration::from_secs(10);
+/// The most reason texts a version may give, and the longest one kept.
+const MAX_REASONS: usize = 4096;
+const MAX_REASON: usize = 200;
 
 impl WasmPolicy {
     /// Compiles a policy from the bytes of a component, or of a core module built by
@@ -139,11 +150,23 @@ impl WasmPolicy {
             Error::InvalidPolicy(format!("it does not export the policy world: {e:#}"))
         })?;
         let mut store = new_store(engine);
-        let name = pre
+        let instance = pre
             .instantiate(&mut store)
-            .and_then(|policy| policy.call_name(&mut store))
+            .map_err(|e| Error::InvalidPolicy(format!("it fails to start: {e:#}")))?;
+        let name = instance
+            .call_name(&mut store)
             .map_err(|e| Error::InvalidPolicy(format!("it fails when asked its name: {e:#}")))?;
-        Ok(Self { pre, name: display_name(&name), lane: Arc::new(SlowLane::new()) })
+        store.set_epoch_deadline(CALL_DEADLINE_TICKS);
+        let reasons = instance
+            .call_reasons(&mut store)
+            .map_err(|e| Error::InvalidPolicy(format!("it fails when asked its reasons: {e:#}")))?;
+        Ok(Self {
+            pre,
+            name: display_name(&name),
+            lane: Arc::new(SlowLane::new()),
+            numbers: Arc::default(),
+            reasons: reasons.iter().take(MAX_REASONS).map(|r| shown(r, MAX_REASON)).collect(),
+        })
     }
 
     /// The name the policy gives itself.
@@ -158,12 +181,18 @@ pub const MAX_NAME: usize = 100;
 /// A policy's name as shown: control characters (newlines, terminal escapes) replaced, at most
 /// [`MAX_NAME`] characters, so that a name can neither forge log lines nor bloat answers.
 fn display_name(name: &str) -> String {
+    let shown = shown(name, MAX_NAME);
+    if shown.trim().is_empty() { "unnamed".into() } else { shown }
+}
+
+/// A text of the policy as logged: control characters replaced, at most `max` characters.
+fn shown(text: &str, max: usize) -> String {
     let mut shown: String =
-        name.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).take(MAX_NAME).collect();
-    if name.chars().count() > MAX_NAME {
+        text.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).take(max).collect();
+    if text.chars().count() > max {
         shown.push('…');
     }
-    if shown.trim().is_empty() { "unnamed".into() } else { shown }
+    shown
 }
 
 /// Runs a step of reading a module that third-party parsers perform; a panic in them (which
@@ -175,7 +204,7 @@ fn unpanicked<T>(step: &str, run: impl FnOnce() -> Result<T, Error>) -> Result<T
 }
 
 /// The contract this host speaks: the version in the package name of `policy.wit`.
-pub const CONTRACT: &str = "fieldguard:policy@0.2.0";
+pub const CONTRACT: &str = "fieldguard:policy@0.3.0";
 
 /// Refuses a module built against another version of the contract, naming both versions.
 ///
@@ -235,7 +264,12 @@ impl Policy for WasmPolicy {
             principal: to_wit_principal(principal),
             live: None,
             lane: self.lane.clone(),
+            numbers: self.numbers.clone(),
         })
+    }
+
+    fn reason(&self, code: u16) -> Option<&str> {
+        self.reasons.get(usize::from(code).checked_sub(1)?).map(String::as_str)
     }
 }
 
@@ -246,107 +280,7 @@ struct WasmSession {
     principal: wit::Principal,
     live: Option<(Store<StoreData>, bindings::Policy)>,
     lane: Arc<SlowLane>,
-}
-
-/// Runs `f`, a call into a policy version, so that it never stalls the server.
-///
-/// A fast version (every sound policy: a call takes microseconds) runs inline, at no cost. A
-/// version marked slow runs its calls in its slow lane: off the async worker (with
-/// [`tokio::task::block_in_place`], which hands the worker's other tasks to another thread),
-/// and only a few at a time, so that however many of its calls are in flight they leave CPU
-/// for everything else. A call that cannot enter the lane within [`SLOW_LANE_WAIT`] is not
-/// made (`None`: the caller denies). Each version has its own lane: a hostile version never
-/// delays another.
-fn unstalling<R>(lane: &SlowLane, f: impl FnOnce() -> R) -> Option<R> {
-    let timed = || {
-        let started = Instant::now();
-        let answer = f();
-        if started.elapsed() > SLOW_CALL {
-            lane.mark(started.elapsed());
-        }
-        answer
-    };
-    if !lane.is_marked() {
-        return Some(timed());
-    }
-    let on_a_worker = tokio::runtime::Handle::try_current()
-        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    let run = || {
-        let _turn = lane.enter()?;
-        Some(timed())
-    };
-    if on_a_worker { tokio::task::block_in_place(run) } else { run() }
-}
-
-/// How long a call of a slow version waits for its turn before it is denied.
-const SLOW_LANE_WAIT: Duration = Duration::from_millis(500);
-
-/// The calls of one policy version while it is marked slow, a few at a time (a counting
-/// semaphore, and when the mark ends).
-struct SlowLane {
-    taken: Mutex<usize>,
-    freed: Condvar,
-    capacity: usize,
-    /// Milliseconds since [`process_start`] until which the version counts as slow; 0 never.
-    slow_until: AtomicU64,
-}
-
-/// A turn in a slow lane, given back when dropped.
-struct Turn<'l>(&'l SlowLane);
-
-impl Drop for Turn<'_> {
-    fn drop(&mut self) {
-        *self.0.taken.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-        self.0.freed.notify_one();
-    }
-}
-
-/// A monotonic clock for the slow marks.
-fn process_start() -> Instant {
-    static START: OnceLock<Instant> = OnceLock::new();
-    *START.get_or_init(Instant::now)
-}
-
-fn now_ms() -> u64 {
-    u64::try_from(process_start().elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-impl SlowLane {
-    fn new() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Self {
-            taken: Mutex::new(0),
-            freed: Condvar::new(),
-            capacity: (cores / 2).max(1),
-            slow_until: AtomicU64::new(0),
-        }
-    }
-
-    fn is_marked(&self) -> bool {
-        let until = self.slow_until.load(Ordering::Relaxed);
-        until != 0 && now_ms() < until
-    }
-
-    fn mark(&self, took: Duration) {
-        let until = now_ms().saturating_add(u64::try_from(SLOW_FOR.as_millis()).unwrap_or(0));
-        if self.slow_until.swap(until, Ordering::Relaxed) < now_ms() {
-            tracing::warn!(
-                took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
-                "a policy call took long; this version's calls run off the async workers, a few at a time"
-            );
-        }
-    }
-
-    fn enter(&self) -> Option<Turn<'_>> {
-        let deadline = Instant::now() + SLOW_LANE_WAIT;
-        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
-        while *taken >= self.capacity {
-            let left = deadline.checked_duration_since(Instant::now())?;
-            taken = self.freed.wait_timeout(taken, left).unwrap_or_else(|p| p.into_inner()).0;
-        }
-        *taken += 1;
-        Some(Turn(self))
-    }
+    numbers: Arc<Numbers>,
 }
 
 impl WasmSession {
@@ -392,49 +326,164 @@ impl WasmSession {
     }
 }
 
-impl Session for WasmSession {
-    fn decide(&mut self, resources: &[Resource], checks: &[Check]) -> Vec<Decision> {
-        let resources: Vec<wit::Resource> = resources.iter().map(to_wit_resource).collect();
-        let checks: Vec<wit::Check> = checks.iter().map(to_wit_check).collect();
-        let answer = self.call("decide", |store, policy, principal| {
-            policy.call_decide(store, principal, &resources, &checks)
-        });
-        match answer {
-            Some(decisions) if decisions.len() == checks.len() => {
-                decisions.into_iter().map(from_wit_decision).collect()
-            }
-            Some(decisions) => {
-                tracing::error!(
-                    asked = checks.len(),
-                    answered = decisions.len(),
-                    "the policy answered a malformed batch; denying"
-                );
-                deny_all(checks.len(), "the policy answered a malformed batch")
-            }
-            None => deny_all(checks.len(), "the policy failed"),
-        }
+impl WasmSession {
+    /// Asks the policy for the numbers of `names` and keeps them; `false` when it failed.
+    fn resolve(&mut self, names: wit::Names) -> bool {
+        let answer =
+            self.call("resolve", |store, policy, _| policy.call_resolve(&mut *store, &names));
+        answer.is_some_and(|numbers| self.numbers.learn(names, numbers))
     }
 
-    fn visibility(&mut self, type_names: &[&str]) -> Vec<Visibility> {
-        let names: Vec<String> = type_names.iter().map(|name| (*name).to_owned()).collect();
-        let answer = self.call("filter", |store, policy, principal| {
-            policy.call_filter(store, principal, &names)
-        });
-        match answer {
-            Some(visibilities) if visibilities.len() == names.len() => {
-                visibilities.into_iter().map(from_wit_visibility).collect()
+    /// The numbers of a batch, asking the policy about the names it has not numbered yet.
+    fn numbered(
+        &mut self,
+        resources: &[Resource],
+        checks: &[Check<'_>],
+    ) -> Option<numbers::Numbered> {
+        match self.numbers.batch(resources, checks) {
+            Ok(numbered) => Some(numbered),
+            Err(names) => {
+                if !self.resolve(names) {
+                    return None;
+                }
+                self.numbers.batch(resources, checks).ok()
             }
-            Some(_) => {
-                tracing::error!("the policy answered a malformed filter; hiding everything asked");
-                vec![Visibility::None; names.len()]
-            }
-            None => vec![Visibility::None; names.len()],
         }
     }
 }
 
-fn deny_all(count: usize, reason: &str) -> Vec<Decision> {
-    vec![Decision::Deny(reason.to_owned()); count]
+/// Why the gateway denies what the policy has no number for.
+const UNNUMBERED: Reason = Reason::Host("the policy has no rule for this name");
+const FAILED: Reason = Reason::Host("the policy failed");
+const MALFORMED: Reason = Reason::Host("the policy answered a malformed batch");
+
+impl Session for WasmSession {
+    fn decide(&mut self, resources: &[Resource], checks: &[Check<'_>]) -> Vec<Decision> {
+        let Some(numbered) = self.numbered(resources, checks) else {
+            return vec![Decision::Deny(FAILED); checks.len()];
+        };
+        // Only resources of a type the policy numbers cross, renumbered in order.
+        let mut crossing = Vec::with_capacity(resources.len());
+        let mut index_of = Vec::with_capacity(resources.len());
+        for (resource, number) in resources.iter().zip(&numbered.types) {
+            index_of.push(number.map(|number| {
+                crossing.push(wit::Resource {
+                    type_number: number,
+                    security_groups: resource.security_groups.iter().map(|id| *id as u64).collect(),
+                    relations: to_wit_relation(resource.relations),
+                });
+                (crossing.len() - 1) as u32
+            }));
+        }
+        // Reads cross as two lists of integers, acts as records; each remembers its check.
+        let mut answers = vec![Decision::Deny(UNNUMBERED); checks.len()];
+        let mut reads = wit::Reads {
+            resources: Vec::with_capacity(checks.len()),
+            fields: Vec::with_capacity(checks.len()),
+        };
+        let (mut read_at, mut acts, mut act_at) =
+            (Vec::with_capacity(checks.len()), vec![], vec![]);
+        for (at, (check, number)) in checks.iter().zip(&numbered.targets).enumerate() {
+            let resource = index_of.get(check.resource as usize).copied().flatten();
+            let (Some(resource), Some(number)) = (resource, *number) else {
+                continue;
+            };
+            match check.target {
+                Target::Field(_) => {
+                    reads.resources.push(resource);
+                    reads.fields.push(number);
+                    read_at.push(at);
+                }
+                Target::Action(action) => {
+                    acts.push(wit::Act {
+                        resource,
+                        action: wit::Action {
+                            number,
+                            current_role: action.current_role.map(to_wit_role),
+                            requested_role: action.requested_role.map(to_wit_role),
+                        },
+                    });
+                    act_at.push(at);
+                }
+            }
+        }
+        if read_at.is_empty() && act_at.is_empty() {
+            return answers;
+        }
+        let answer = self.call("decide", |store, policy, principal| {
+            policy.call_decide(store, principal, &crossing, &reads, &acts)
+        });
+        match answer {
+            Some(answered)
+                if answered.reads.len() == read_at.len() && answered.acts.len() == act_at.len() =>
+            {
+                let decided = read_at
+                    .into_iter()
+                    .zip(answered.reads)
+                    .chain(act_at.into_iter().zip(answered.acts));
+                for (at, decision) in decided {
+                    if let Some(slot) = answers.get_mut(at) {
+                        *slot = match decision {
+                            0 => Decision::Allow,
+                            code => Decision::Deny(Reason::Code(code)),
+                        };
+                    }
+                }
+                answers
+            }
+            Some(answered) => {
+                tracing::error!(
+                    reads = read_at.len(),
+                    acts = act_at.len(),
+                    answered_reads = answered.reads.len(),
+                    answered_acts = answered.acts.len(),
+                    "the policy answered a malformed batch; denying"
+                );
+                vec![Decision::Deny(MALFORMED); checks.len()]
+            }
+            None => vec![Decision::Deny(FAILED); checks.len()],
+        }
+    }
+
+    fn visibility(&mut self, type_names: &[&str]) -> Vec<Visibility> {
+        let numbers = match self.numbers.types(type_names) {
+            Ok(numbers) => Some(numbers),
+            Err(names) => {
+                if self.resolve(names) {
+                    self.numbers.types(type_names).ok()
+                } else {
+                    None
+                }
+            }
+        };
+        let Some(numbers) = numbers else {
+            return vec![Visibility::None; type_names.len()];
+        };
+        let asked: Vec<u32> = numbers.iter().flatten().copied().collect();
+        if asked.is_empty() {
+            return vec![Visibility::None; type_names.len()];
+        }
+        let answer = self.call("filter", |store, policy, principal| {
+            policy.call_filter(store, principal, &asked)
+        });
+        match answer {
+            Some(visibilities) if visibilities.len() == asked.len() => {
+                let mut answered = visibilities.into_iter();
+                numbers
+                    .iter()
+                    .map(|number| match number {
+                        Some(_) => answered.next().map_or(Visibility::None, from_wit_visibility),
+                        None => Visibility::None,
+                    })
+                    .collect()
+            }
+            Some(_) => {
+                tracing::error!("the policy answered a malformed filter; hiding everything asked");
+                vec![Visibility::None; type_names.len()]
+            }
+            None => vec![Visibility::None; type_names.len()],
+        }
+    }
 }
 
 fn to_wit_principal(p: &Principal) -> wit::Principal {
@@ -501,35 +550,6 @@ fn from_wit_relation(relation: wit::Relation) -> super::Relation {
     RELATION_FLAGS.into_iter().fold(super::Relation::NONE, |acc, (ours, theirs)| {
         acc.with(ours, relation.contains(theirs))
     })
-}
-
-fn to_wit_resource(resource: &Resource) -> wit::Resource {
-    wit::Resource {
-        type_name: resource.type_name.to_owned(),
-        security_groups: resource.security_groups.iter().map(|id| *id as u64).collect(),
-        relations: to_wit_relation(resource.relations),
-    }
-}
-
-fn to_wit_check(check: &Check) -> wit::Check {
-    wit::Check {
-        resource: check.resource,
-        target: match &check.target {
-            Target::Field(field) => wit::Target::Field(field.clone()),
-            Target::Action(action) => wit::Target::Action(wit::Action {
-                name: action.name.to_owned(),
-                current_role: action.current_role.map(to_wit_role),
-                requested_role: action.requested_role.map(to_wit_role),
-            }),
-        },
-    }
-}
-
-fn from_wit_decision(decision: wit::Decision) -> Decision {
-    match decision {
-        wit::Decision::Allow => Decision::Allow,
-        wit::Decision::Deny(reason) => Decision::Deny(reason),
-    }
 }
 
 /// The most clauses a visibility may have; more are refused (the type is hidden).
@@ -600,7 +620,7 @@ mod tests {
 
     #[test]
     fn the_contract_this_host_speaks_is_the_checked_in_wit_package() {
-        let wit = include_str!("../../../policy-wasm/wit/policy.wit");
+        let wit = include_str!("../../../../policy-wasm/wit/policy.wit");
         assert!(
             wit.contains(&format!("package {CONTRACT};")),
             "policy.wit does not declare {CONTRACT}"
@@ -610,6 +630,45 @@ mod tests {
     #[test]
     fn the_builtin_policy_declares_the_contract_it_was_built_for() {
         assert_eq!(contract_of(super::super::active::BUILTIN_POLICY).as_deref(), Some(CONTRACT));
+    }
+
+    #[test]
+    fn checks_cross_as_numbers_and_reasons_come_back_as_codes_the_host_resolves() {
+        let policy = match WasmPolicy::compile(super::super::active::BUILTIN_POLICY) {
+            Ok(policy) => policy,
+            Err(error) => panic!("the built-in policy: {error}"),
+        };
+        let resources = [Resource::plain("Team"), Resource::plain("Unheard")];
+        let checks = [
+            Check { resource: 0, target: Target::Field("name") },
+            Check { resource: 0, target: Target::Field("billingPlan") },
+            Check { resource: 0, target: Target::Field("unheardOf") },
+            Check { resource: 1, target: Target::Field("name") },
+            Check {
+                resource: 0,
+                target: Target::Action(super::super::Action::named("unheard-of")),
+            },
+        ];
+        for _ in 0..2 {
+            // The second session finds every number kept from the first.
+            let mut session = policy.session(&Principal::plain_member());
+            let decisions = session.decide(&resources, &checks);
+            assert_eq!(decisions[0], Decision::Allow);
+            let Decision::Deny(Reason::Code(code)) = decisions[1] else {
+                panic!("billingPlan for a member: {:?}", decisions[1]);
+            };
+            assert_eq!(
+                policy.reason(code),
+                Some("the principal's roles do not allow reading this field")
+            );
+            assert_eq!(&decisions[2..], &[Decision::Deny(UNNUMBERED); 3]);
+            assert_eq!(
+                session.visibility(&["Team", "Unheard", "Invitation"]),
+                [Visibility::All, Visibility::None, Visibility::None]
+            );
+        }
+        assert_eq!(policy.reason(0), None);
+        assert_eq!(policy.reason(u16::MAX), None);
     }
 
     #[test]
