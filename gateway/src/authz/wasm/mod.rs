@@ -327,28 +327,19 @@ impl WasmSession {
 }
 
 impl WasmSession {
-    /// Asks the policy for the numbers of `names` and keeps them; `false` when it failed.
-    fn resolve(&mut self, names: wit::Names) -> bool {
+    /// What `lookup` finds in the version's numbers, after asking the policy about the names
+    /// it has not numbered yet; `None` when the policy failed to answer.
+    fn numbered<T>(&mut self, lookup: impl Fn(&Numbers) -> Result<T, wit::Names>) -> Option<T> {
+        let names = match lookup(&self.numbers) {
+            Ok(found) => return Some(found),
+            Err(names) => names,
+        };
         let answer =
             self.call("resolve", |store, policy, _| policy.call_resolve(&mut *store, &names));
-        answer.is_some_and(|numbers| self.numbers.learn(names, numbers))
-    }
-
-    /// The numbers of a batch, asking the policy about the names it has not numbered yet.
-    fn numbered(
-        &mut self,
-        resources: &[Resource],
-        checks: &[Check<'_>],
-    ) -> Option<numbers::Numbered> {
-        match self.numbers.batch(resources, checks) {
-            Ok(numbered) => Some(numbered),
-            Err(names) => {
-                if !self.resolve(names) {
-                    return None;
-                }
-                self.numbers.batch(resources, checks).ok()
-            }
+        if !answer.is_some_and(|numbers| self.numbers.learn(names, numbers)) {
+            return None;
         }
+        lookup(&self.numbers).ok()
     }
 }
 
@@ -359,7 +350,7 @@ const MALFORMED: Reason = Reason::Host("the policy answered a malformed batch");
 
 impl Session for WasmSession {
     fn decide(&mut self, resources: &[Resource], checks: &[Check<'_>]) -> Vec<Decision> {
-        let Some(numbered) = self.numbered(resources, checks) else {
+        let Some(numbered) = self.numbered(|numbers| numbers.batch(resources, checks)) else {
             return vec![Decision::Deny(FAILED); checks.len()];
         };
         // Only resources of a type the policy numbers cross, renumbered in order.
@@ -446,17 +437,7 @@ impl Session for WasmSession {
     }
 
     fn visibility(&mut self, type_names: &[&str]) -> Vec<Visibility> {
-        let numbers = match self.numbers.types(type_names) {
-            Ok(numbers) => Some(numbers),
-            Err(names) => {
-                if self.resolve(names) {
-                    self.numbers.types(type_names).ok()
-                } else {
-                    None
-                }
-            }
-        };
-        let Some(numbers) = numbers else {
+        let Some(numbers) = self.numbered(|numbers| numbers.types(type_names)) else {
             return vec![Visibility::None; type_names.len()];
         };
         let asked: Vec<u32> = numbers.iter().flatten().copied().collect();
