@@ -220,6 +220,54 @@ pub struct ServeArgs {
     /// (`FIELDGUARD_DEMO` takes 1/0, true/false, yes/no, on/off).
     #[arg(long, env = "FIELDGUARD_DEMO", value_parser = clap::builder::BoolishValueParser::new())]
     pub demo: bool,
+    /// A browser origin allowed to call the API, e.g. `https://app.example.com`, or `*` for
+    /// any; repeatable (`FIELDGUARD_CORS_ORIGINS` takes a comma-separated list). None by
+    /// default: browsers then call the API only from its own origin.
+    #[arg(long = "cors-origin", env = "FIELDGUARD_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// What one request may ask.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// The limits of `fieldguard serve`; each refusal has its own error code.
+#[derive(Clone, Debug, Args)]
+pub struct LimitArgs {
+    /// How deeply the fields of a document may nest (`QUERY_TOO_DEEP`).
+    #[arg(long, env = "FIELDGUARD_MAX_DEPTH", default_value_t = 16)]
+    pub max_depth: usize,
+    /// How many aliases a document may use, counted through its fragments
+    /// (`TOO_MANY_ALIASES`).
+    #[arg(long, env = "FIELDGUARD_MAX_ALIASES", default_value_t = 512)]
+    pub max_aliases: u64,
+    /// How many fields a document may select once its fragments are spread
+    /// (`TOO_MANY_FIELDS`).
+    #[arg(long, env = "FIELDGUARD_MAX_FIELDS", default_value_t = 10_000)]
+    pub max_fields: u64,
+    /// The complexity budget of a document: how many objects its lists could return, each
+    /// page (`first`, 50 without) multiplying what is below it (`QUERY_TOO_COMPLEX`).
+    #[arg(long, env = "FIELDGUARD_MAX_COMPLEXITY", default_value_t = 500_000)]
+    pub max_complexity: u64,
+    /// The largest request body, in bytes (`BODY_TOO_LARGE`).
+    #[arg(long, env = "FIELDGUARD_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// The largest request body without valid credentials, in bytes (`BODY_TOO_LARGE`).
+    #[arg(long, env = "FIELDGUARD_MAX_ANONYMOUS_BODY_BYTES", default_value_t = 16 << 10)]
+    pub max_anonymous_body_bytes: usize,
+}
+
+impl LimitArgs {
+    /// The limits these flags set.
+    pub fn limits(&self) -> crate::http::limits::Limits {
+        let mut limits = crate::http::limits::Limits::default();
+        limits.max_depth = self.max_depth;
+        limits.max_aliases = self.max_aliases;
+        limits.max_fields = self.max_fields;
+        limits.max_complexity = self.max_complexity;
+        limits.max_body_bytes = self.max_body_bytes;
+        limits.max_anonymous_body_bytes = self.max_anonymous_body_bytes;
+        limits
+    }
 }
 
 impl ServeArgs {

@@ -36,6 +36,10 @@ pub enum Error {
         /// Which limit, and what to do instead.
         message: String,
     },
+    /// A persisted query was asked for by a hash the gateway does not know (yet): the client
+    /// sends the document with its hash (Apollo's automatic persisted queries).
+    #[error("PersistedQueryNotFound")]
+    PersistedQueryNotFound,
     /// The change would break an invariant, and says which.
     #[error("{0}")]
     Conflict(String),
@@ -90,6 +94,7 @@ impl Error {
             Self::InvalidInput(_) => "INVALID_INPUT",
             Self::Conflict(_) => "CONFLICT",
             Self::Limit { code, .. } => code,
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             Self::PolicyRejected { .. } => "POLICY_REJECTED",
             Self::InvalidPolicy(_)
             | Self::PolicyEngine(_)

@@ -51,13 +51,18 @@ impl AppState {
         sealer: Sealer,
     ) -> Self {
         let policy = Arc::new(ActivePolicy::new(policy));
+        let schema = graphql::schema();
+        let limits = http::limits::Limits::default().for_schema(&schema.sdl());
         Self {
             turns: store::write::WriteTurns::for_database(&db),
             lifecycle: Arc::new(authz::lifecycle::Lifecycle::new(db.clone(), policy.clone())),
             operator: None,
+            persisted: Default::default(),
+            cors: Default::default(),
+            limits: Arc::new(limits),
             db,
             policy,
-            schema: graphql::schema(),
+            schema,
             auth: Arc::new(auth),
             bus: events::EventBus::default(),
             sealer: Arc::new(sealer),
@@ -71,6 +76,20 @@ impl AppState {
     #[must_use]
     pub fn with_operator(mut self, token: Option<http::auth::OperatorToken>) -> Self {
         self.operator = token.map(Arc::new);
+        self
+    }
+
+    /// The same state, with these limits on what one request may ask.
+    #[must_use]
+    pub fn with_limits(mut self, limits: http::limits::Limits) -> Self {
+        self.limits = Arc::new(limits.for_schema(&self.schema.sdl()));
+        self
+    }
+
+    /// The same state, letting these browser origins call the API.
+    #[must_use]
+    pub fn with_cors(mut self, origins: http::cors::Origins) -> Self {
+        self.cors = origins;
         self
     }
 }

@@ -10,7 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use fieldguard_e2e::{OWNER, TestServer};
+use fieldguard_e2e::{OWNER, Sqlite};
+
+/// The gateway under measure, on SQLite.
+type TestServer = fieldguard_e2e::TestServer<Sqlite>;
 
 const CLIENTS: usize = 16;
 

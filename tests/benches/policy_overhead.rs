@@ -20,7 +20,10 @@ use std::time::{Duration, Instant};
 
 use fieldguard::authz::LoadedPolicy;
 use fieldguard::demo::Seeder;
-use fieldguard_e2e::TestServer;
+use fieldguard_e2e::Sqlite;
+
+/// The gateway under measure, on SQLite.
+type TestServer = fieldguard_e2e::TestServer<Sqlite>;
 use sea_orm::TransactionTrait;
 
 const QUERY: &str = "{ team { workflows(first: 1000) { totalCount nodes { \

@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 
 use fieldguard::authz::LoadedPolicy;
 use fieldguard::authz::active::{BUILTIN_POLICY, content_hash};
-use fieldguard_e2e::{TestServer, fixture_policy};
+use fieldguard_e2e::{Sqlite, fixture_policy};
+
+/// The gateways under measure, on SQLite.
+type TestServer = fieldguard_e2e::TestServer<Sqlite>;
 
 const WHO: &str = "dana.developer@acme.test";
 const LOAD: &str = "{ me { displayName } team { name workflows(first: 5) { nodes { name } } } }";

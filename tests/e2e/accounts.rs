@@ -3,7 +3,8 @@
 
 use fieldguard::authz::LoadedPolicy;
 use fieldguard::http::auth::Authenticator;
-use fieldguard_e2e::{TestServer, ensure};
+use super::TestServer;
+use fieldguard_e2e::ensure;
 use sea_orm::ConnectionTrait;
 
 const ME: &str = "{ me { email } }";

@@ -7,7 +7,7 @@
 
 use std::process::Command;
 
-use fieldguard_e2e::TestServer;
+use crate::TestServer;
 
 fn chromium() -> String {
     std::env::var("FIELDGUARD_CHROMIUM").unwrap_or_else(|_| "chromium".to_owned())

@@ -1,7 +1,8 @@
 //! Mutations at the same moment, on SQLite: exactly one winner where one must win, no
 //! `database is locked` reaching a client, and an audit log that matches what happened.
 
-use fieldguard_e2e::{OWNER, Reply, TestServer, ensure};
+use super::TestServer;
+use fieldguard_e2e::{OWNER, Reply, ensure};
 
 fn ok(reply: &Reply) -> bool {
     reply.status == 200 && reply.errors().is_empty()

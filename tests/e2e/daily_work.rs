@@ -11,7 +11,8 @@
 //! launched by Uma), 4 Supplier scoring (by Pia, nobody launches it); job 1 runs (Uma's), its
 //! task 1 waits for Uma with form 1 (amount, supplier, approved).
 
-use fieldguard_e2e::{OWNER, TestServer, ensure, with_fixture};
+use super::TestServer;
+use fieldguard_e2e::{OWNER, ensure};
 use serde_json::Value;
 
 use super::management::{Row, run_matrix};
@@ -218,7 +219,7 @@ async fn every_role_against_every_daily_mutation_with_aam_off() -> anyhow::Resul
 /// naming what is wrong, and nothing changes.
 #[tokio::test]
 async fn invariants_hold_whatever_policy_is_loaded() -> anyhow::Result<()> {
-    let server = with_fixture("allow-all").await?;
+    let server = TestServer::with_fixture("allow-all").await?;
     let before = server.snapshot().await?;
     let cases: [(&str, &str, &str); 14] = [
         (

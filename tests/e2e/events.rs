@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use fieldguard_e2e::{TestServer, ensure};
+use super::TestServer;
+use fieldguard_e2e::ensure;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;

@@ -10,7 +10,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
-use fieldguard_e2e::{OPERATOR_API, Reply, ensure, with_fixture};
+use super::TestServer;
+use fieldguard_e2e::{OPERATOR_API, Reply, ensure};
 use serde_json::Value;
 
 /// A field of an object type.
@@ -238,7 +239,7 @@ fn no_value_leaked(value: &Value, path: &str) -> anyhow::Result<()> {
 async fn with_every_leaf_refused_every_field_of_every_type_is_null_and_forbidden()
 -> anyhow::Result<()> {
     let sdl = Sdl::load()?;
-    let server = with_fixture("deny-leaves").await?;
+    let server = TestServer::with_fixture("deny-leaves").await?;
     for style in [Style::Direct, Style::Aliased, Style::InlineFragments, Style::NamedFragments] {
         let query = Walk::query(&sdl, style);
         let reply = server.query("olivia.owner@acme.test", &query).await?;
@@ -272,7 +273,7 @@ async fn with_every_leaf_refused_every_field_of_every_type_is_null_and_forbidden
 #[tokio::test]
 async fn with_everything_denied_every_entry_point_is_null_and_forbidden() -> anyhow::Result<()> {
     let sdl = Sdl::load()?;
-    let server = with_fixture("deny-all").await?;
+    let server = TestServer::with_fixture("deny-all").await?;
     let roots = sdl.objects.get("Query").cloned().unwrap_or_default();
     anyhow::ensure!(!roots.is_empty(), "no Query type in schema.graphql");
     for field in &roots {
@@ -313,7 +314,7 @@ async fn through_every_interface_each_field_is_refused_as_on_the_type_itself() -
         node.len() >= 10,
         "expected the Node interface on every object with an id: {node:?}"
     );
-    let server = with_fixture("deny-leaves").await?;
+    let server = TestServer::with_fixture("deny-leaves").await?;
     for type_name in node {
         let id = format!("{type_name}:1");
         let query = format!(

@@ -3,7 +3,8 @@
 //! attach the objects in the documented order, and watch each role's reach follow.
 
 use fieldguard::demo::Seeder;
-use fieldguard_e2e::{Reply, TestServer, ensure};
+use super::TestServer;
+use fieldguard_e2e::{Reply, ensure};
 use sea_orm::TransactionTrait;
 
 const GLOBEX: i32 = 2;

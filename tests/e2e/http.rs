@@ -1,7 +1,8 @@
 //! The HTTP edge: authentication, malformed requests, health, GraphiQL.
 
 use fieldguard::http::auth::{Authenticator, Claims};
-use fieldguard_e2e::{TestServer, ensure};
+use super::TestServer;
+use fieldguard_e2e::ensure;
 
 fn chrono_now() -> u64 {
     std::time::SystemTime::now()
@@ -56,19 +57,30 @@ async fn a_team_the_user_is_not_in_is_refused() -> anyhow::Result<()> {
     )
 }
 
+/// A document that does not parse or validate is the caller's error, `INVALID_INPUT`, and is
+/// never executed (no `data`): 400 for a client of the GraphQL-over-HTTP media type, 200 for
+/// one that asks for `application/json` (as the specification has it). A body that is not a
+/// GraphQL request at all is 400 for both.
 #[tokio::test]
-async fn malformed_graphql_gets_400_with_a_graphql_error() -> anyhow::Result<()> {
+async fn malformed_graphql_is_invalid_input_and_never_executed() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let token = format!("Bearer {}", server.token("olivia.owner@acme.test")?);
-    for body in [
-        r#"{"query":"{ me { email "}"#,
-        r#"{"query":"{ me { nope } }"}"#,
-        r#"{"query":"#,
-        "not json",
-    ] {
-        let reply = server.post(&[("authorization", &token)], body).await?;
-        ensure(reply.status == 400, &format!("400 for {body}"), &reply)?;
-        ensure(reply.body["errors"][0]["extensions"]["code"] == "INVALID_INPUT", "code", &reply)?;
+    for (accept, status) in [("application/graphql-response+json", 400), ("application/json", 200)]
+    {
+        for body in [r#"{"query":"{ me { email "}"#, r#"{"query":"{ me { nope } }"}"#] {
+            let reply = server.post(&[("authorization", &token), ("accept", accept)], body).await?;
+            ensure(
+                reply.status == status && reply.body.get("data").is_none(),
+                &format!("{status} without data for {body} accepting {accept}"),
+                &reply,
+            )?;
+            ensure(reply.first_code().as_deref() == Some("INVALID_INPUT"), "code", &reply)?;
+        }
+        for body in [r#"{"query":"#, "not json"] {
+            let reply = server.post(&[("authorization", &token), ("accept", accept)], body).await?;
+            ensure(reply.status == 400, &format!("400 for {body}"), &reply)?;
+            ensure(reply.first_code().as_deref() == Some("INVALID_INPUT"), "code", &reply)?;
+        }
     }
     Ok(())
 }
@@ -94,7 +106,7 @@ async fn health_and_graphiql_are_served() -> anyhow::Result<()> {
         status == 200 && body.contains("\"ok\"") && body.contains("sha256:"),
         "healthz: {body}"
     );
-    let (status, content_type, page) = server.get("/graphql").await?;
+    let (status, content_type, page) = server.get_accepting("/graphql", "text/html").await?;
     anyhow::ensure!(
         status == 200
             && content_type.starts_with("text/html")
@@ -205,19 +217,20 @@ async fn readyz_is_ready_until_draining() -> anyhow::Result<()> {
 }
 
 /// Without a token, an introspection document that does not validate is refused like any
-/// other: 400, and every error has a code.
+/// other: never executed, and every error has a code.
 #[tokio::test]
 async fn an_invalid_anonymous_document_has_codes() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let reply = server
         .post(
-            &[("Content-Type", "application/json")],
+            &[("accept", "application/graphql-response+json")],
             r#"{"query":"{ __schema { noSuchField } }"}"#,
         )
         .await?;
     let errors = reply.errors();
     ensure(
         reply.status == 400
+            && reply.body.get("data").is_none()
             && !errors.is_empty()
             && errors.iter().all(|e| e["extensions"]["code"] == "INVALID_INPUT"),
         "an invalid anonymous document",

@@ -112,10 +112,19 @@ impl Gateway {
 
 /// Seeds `data` with the demo data and mints a token for `email`.
 fn seeded(data: &Path, email: &str) -> anyhow::Result<String> {
-    let seed = Command::new(BINARY).args(["seed", "--data-dir"]).arg(data).output()?;
+    seeded_on(data, &[], email)
+}
+
+/// Seeds the store of `data` and `store` (e.g. `--database-url …`) with the demo data and
+/// mints a token for `email`.
+fn seeded_on(data: &Path, store: &[&str], email: &str) -> anyhow::Result<String> {
+    let seed = Command::new(BINARY).args(["seed", "--data-dir"]).arg(data).args(store).output()?;
     ensure!(seed.status.success(), "seed: {}", String::from_utf8_lossy(&seed.stderr));
-    let token =
-        Command::new(BINARY).args(["token", "--user", email, "--data-dir"]).arg(data).output()?;
+    let token = Command::new(BINARY)
+        .args(["token", "--user", email, "--data-dir"])
+        .arg(data)
+        .args(store)
+        .output()?;
     ensure!(token.status.success(), "token: {}", String::from_utf8_lossy(&token.stderr));
     Ok(String::from_utf8(token.stdout)?.trim().to_owned())
 }
@@ -162,11 +171,24 @@ async fn converges(
 #[tokio::test]
 async fn a_deploy_through_one_gateway_is_in_force_on_another_within_two_seconds()
 -> anyhow::Result<()> {
-    let dir = scratch("fleet")?;
+    fleet_converges("fleet", &[]).await
+}
+
+/// The same on PostgreSQL, where the fleet is told of an activation (`LISTEN`/`NOTIFY`).
+#[tokio::test]
+async fn on_postgresql_a_deploy_is_announced_to_the_other_gateway() -> anyhow::Result<()> {
+    let url = fieldguard_e2e::postgres::fresh_database().await?;
+    fleet_converges("fleet-pg", &["--database-url", &url]).await
+}
+
+/// Two gateway processes on one database (`store` names it, besides the data directory):
+/// a deploy, a rollback and an activation through one are in force on the other within 2 s.
+async fn fleet_converges(name: &str, store: &[&str]) -> anyhow::Result<()> {
+    let dir = scratch(name)?;
     let data = dir.join("data");
-    let token = seeded(&data, DEVELOPER)?;
-    let first = Gateway::start(&data, &[], true)?;
-    let second = Gateway::start(&data, &[], true)?;
+    let token = seeded_on(&data, store, DEVELOPER)?;
+    let first = Gateway::start(&data, store, true)?;
+    let second = Gateway::start(&data, store, true)?;
     let builtin = content_hash(BUILTIN_POLICY);
     let visible = second.workflows_seen(&token).await?;
     ensure!(visible > 0, "the developer sees no workflows under the built-in policy");

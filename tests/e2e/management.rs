@@ -9,7 +9,8 @@
 
 use std::collections::BTreeSet;
 
-use fieldguard_e2e::{OPERATOR_API, OWNER, Reply, TestServer, ensure, with_fixture};
+use super::TestServer;
+use fieldguard_e2e::{OPERATOR_API, OWNER, Reply, ensure};
 use serde_json::Value;
 
 pub(crate) const ACME: [&str; 13] = [
@@ -307,7 +308,7 @@ async fn the_matrix_covers_every_mutation_and_deny_all_refuses_each() -> anyhow:
         declared.difference(&covered).collect::<Vec<_>>(),
         covered.difference(&declared).collect::<Vec<_>>()
     );
-    let server = with_fixture("deny-all").await?;
+    let server = TestServer::with_fixture("deny-all").await?;
     let allow_all = server.beside(fieldguard::authz::LoadedPolicy::allow_all()).await?;
     let before = allow_all.snapshot().await?;
     for row in &rows {
@@ -349,7 +350,7 @@ pub(crate) fn says_so(reply: &Reply, code: &str, says: &str) -> bool {
 /// changes.
 #[tokio::test]
 async fn invariants_hold_under_an_allow_everything_policy() -> anyhow::Result<()> {
-    let server = with_fixture("allow-all").await?;
+    let server = TestServer::with_fixture("allow-all").await?;
     let before = server.snapshot().await?;
     let adam = "adam.admin@acme.test";
     let cases: [(&str, &str, &str, &str); 12] = [

@@ -5,7 +5,8 @@
 //! data (see `gateway/src/demo.rs`) is seeded into a fresh database, so ids are stable:
 //! workflow 1 is "Invoice intake" (Production), process 1 is "Invoice approval" (Production).
 
-use fieldguard_e2e::{Reply, TestServer, ensure};
+use super::TestServer;
+use fieldguard_e2e::{Reply, ensure};
 use serde_json::Value;
 
 /// What a row expects at its path.

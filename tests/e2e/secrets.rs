@@ -1,85 +1,22 @@
 //! Secrets are write-only (domain §4): an RDP password and a registration token, once set,
-//! appear in no response, no log line, no audit entry and nowhere in the database file; the
+//! appear in no response, no log line, no audit entry and nowhere in the stored data; the
 //! password is stored sealed (it opens with the server's key) and the token as its hash.
-
-use std::sync::{Arc, Mutex, OnceLock};
 
 use fieldguard::store::entity::{bot_runner, registration_token};
 use fieldguard::store::secrets::token_hash;
-use fieldguard_e2e::{TestServer, ensure};
+use super::TestServer;
+use fieldguard_e2e::ensure;
 use sea_orm::EntityTrait;
-use tracing_subscriber::EnvFilter;
 
 use super::management::ACME;
-
-/// Log output, captured.
-#[derive(Clone, Default)]
-pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut buffer) = self.0.lock() {
-            buffer.extend_from_slice(bytes);
-        }
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Captured {
-    pub(crate) fn text(&self) -> String {
-        self.0.lock().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
-    }
-}
-
-/// Every file of the server's data directory, as bytes.
-fn stored_bytes(server: &TestServer) -> anyhow::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    for entry in std::fs::read_dir(server.data_dir())? {
-        let path = entry?.path();
-        if path.is_file() {
-            bytes.extend(std::fs::read(path)?);
-        }
-    }
-    Ok(bytes)
-}
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|window| window == needle.as_bytes())
 }
 
-/// The log output of this test binary from the first call on: the gateway's own events at
-/// every level, requests, and SQL statements. (A process-wide subscriber: a thread's own one
-/// misses events when tests run in parallel.)
-pub(crate) fn captured_logs() -> anyhow::Result<&'static Captured> {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
-    let mut installed = Ok(());
-    let logs = LOGS.get_or_init(|| {
-        let logs = Captured::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(logs.clone())
-            .with_env_filter(EnvFilter::new("fieldguard=trace,tower_http=trace,sea_orm=debug"))
-            .with_ansi(false)
-            .finish();
-        installed = tracing::subscriber::set_global_default(subscriber);
-        logs
-    });
-    installed?;
-    Ok(logs)
-}
-
 #[tokio::test]
 async fn rdp_passwords_and_registration_tokens_never_come_back() -> anyhow::Result<()> {
-    let logs = captured_logs()?;
+    let logs = crate::logs::captured()?;
 
     let server = TestServer::start().await?;
     let password = "Pa55-never-shown-7c1e90";
@@ -141,9 +78,9 @@ async fn rdp_passwords_and_registration_tokens_never_come_back() -> anyhow::Resu
     anyhow::ensure!(!logs.contains(password), "the logs hold the password");
     anyhow::ensure!(!logs.contains(&token), "the logs hold the token");
 
-    let stored = stored_bytes(&server)?;
-    anyhow::ensure!(!contains(&stored, password), "the database file holds the password");
-    anyhow::ensure!(!contains(&stored, &token), "the database file holds the token");
+    let stored = server.stored_bytes().await?;
+    anyhow::ensure!(!contains(&stored, password), "the stored data holds the password");
+    anyhow::ensure!(!contains(&stored, &token), "the stored data holds the token");
 
     // Stored sealed (it opens with the server's key) and hashed.
     let runner = bot_runner::Entity::find_by_id(3).one(&server.state.db).await?;

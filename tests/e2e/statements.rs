@@ -2,7 +2,8 @@
 //! statements set by its shape, whatever the number of rows.
 
 use fieldguard::demo::Seeder;
-use fieldguard_e2e::{TestServer, ensure};
+use super::TestServer;
+use fieldguard_e2e::ensure;
 use sea_orm::TransactionTrait;
 
 const NESTED: &str = r#"{
@@ -63,12 +64,15 @@ async fn a_query_nested_four_levels_costs_a_bounded_number_of_statements_for_7_o
     // Without batching this query costs over five statements per workflow (more than 1,500
     // here). Batched, the cost is set by the shape of the query: one statement per relation
     // and level, plus the five that authenticate the request. The DataLoader's time window can
-    // split one relation's batch in two when many rows resolve at once, hence a bound rather
+    // split one relation's batch in two when many rows resolve at once (more often on a
+    // database server, whose answers take longer), hence at most twice the small count rather
     // than equality.
     const BOUND: usize = 30;
     anyhow::ensure!(
-        small <= BOUND && large <= BOUND,
-        "statements grew with the rows: {small} for 7 workflows, {large} for 307 (bound {BOUND})"
+        small <= BOUND && large <= 2 * small,
+        "statements grew with the rows: {small} for 7 workflows (bound {BOUND}), {large} for \
+         307 (bound {})",
+        2 * small
     );
     Ok(())
 }

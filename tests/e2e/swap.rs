@@ -4,9 +4,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::TestServer;
 use fieldguard::authz::active::{BUILTIN_POLICY, content_hash as hash};
 use fieldguard::authz::watch::PolicyWatcher;
-use fieldguard_e2e::{TestServer, ensure, fixture_policy};
+use fieldguard_e2e::{ensure, fixture_policy};
 
 /// Replaces the file the way a build does: write aside, then rename over.
 fn replace(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -93,7 +94,7 @@ async fn the_watcher_reads_only_regular_files_and_reports_each_version_once() ->
     use fieldguard::authz::LoadedPolicy;
     use fieldguard::authz::active::MAX_POLICY_BYTES;
 
-    let logs = super::secrets::captured_logs()?;
+    let logs = crate::logs::captured()?;
     let server = TestServer::start().await?;
     let dir = std::env::temp_dir().join(format!("fieldguard-watch-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;

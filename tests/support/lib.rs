@@ -1,5 +1,8 @@
-//! Support for the end-to-end tests: a real gateway on a real port, with a fresh SQLite
-//! database holding the demo data, and a client that speaks to it over HTTP.
+//! Support for the end-to-end tests: a real gateway on a real port, with a fresh database
+//! holding the demo data — SQLite or PostgreSQL ([`Backend`]) — and a client that speaks to it
+//! over HTTP.
+
+pub mod postgres;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -25,8 +28,52 @@ pub use fieldguard::graphql::operator::ROOT_FIELDS as OPERATOR_API;
 /// The signing secret every test server uses.
 pub const SECRET: &str = "end-to-end-test-secret";
 
-/// A running gateway.
-pub struct TestServer {
+/// The database a test server stores its data in.
+pub trait Backend: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    const NAME: &'static str;
+
+    /// The URL of a fresh, empty database for a server whose data directory is `dir`.
+    fn fresh(dir: &std::path::Path) -> impl Future<Output = anyhow::Result<String>> + Send;
+
+    /// What the database holds that is not a file of the data directory, as bytes.
+    fn contents(
+        db: &sea_orm::DatabaseConnection,
+    ) -> impl Future<Output = anyhow::Result<Vec<u8>>> + Send;
+}
+
+/// A SQLite file in the server's data directory, as `serve` uses by default.
+pub struct Sqlite;
+
+impl Backend for Sqlite {
+    const NAME: &'static str = "sqlite";
+
+    async fn fresh(dir: &std::path::Path) -> anyhow::Result<String> {
+        Ok(format!("sqlite://{}?mode=rwc", dir.join("test.db").display()))
+    }
+
+    async fn contents(_: &sea_orm::DatabaseConnection) -> anyhow::Result<Vec<u8>> {
+        Ok(Vec::new()) // the database is a file of the data directory
+    }
+}
+
+/// A database of its own on the test PostgreSQL cluster ([`postgres`]).
+pub struct Postgres;
+
+impl Backend for Postgres {
+    const NAME: &'static str = "postgres";
+
+    async fn fresh(_dir: &std::path::Path) -> anyhow::Result<String> {
+        postgres::fresh_database().await
+    }
+
+    async fn contents(db: &sea_orm::DatabaseConnection) -> anyhow::Result<Vec<u8>> {
+        postgres::contents(db).await
+    }
+}
+
+/// A running gateway, storing its data in `B`.
+pub struct TestServer<B: Backend> {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     /// What the server shares between requests (its policy can be swapped through it).
@@ -36,8 +83,10 @@ pub struct TestServer {
     tokens: HashMap<String, String>,
     client: reqwest::Client,
     dir: PathBuf,
+    database_url: String,
     owns_dir: bool,
     shutdown: Option<oneshot::Sender<()>>,
+    backend: std::marker::PhantomData<B>,
 }
 
 /// A response: status and JSON body.
@@ -102,7 +151,7 @@ fn rand_suffix() -> u128 {
         .unwrap_or(0)
 }
 
-impl TestServer {
+impl<B: Backend> TestServer<B> {
     /// A gateway enforcing the built-in policy.
     pub async fn start() -> anyhow::Result<Self> {
         Self::with_policy(LoadedPolicy::builtin()?).await
@@ -112,7 +161,17 @@ impl TestServer {
     pub async fn with_policy(policy: LoadedPolicy) -> anyhow::Result<Self> {
         let dir = unique_dir();
         std::fs::create_dir_all(&dir)?;
-        Self::serving(policy, dir).await
+        let database_url = B::fresh(&dir).await?;
+        Self::serving(policy, dir, database_url).await
+    }
+
+    /// A gateway enforcing a fixture policy from `tests/policies/`.
+    pub async fn with_fixture(behaviour: &str) -> anyhow::Result<Self> {
+        Self::with_policy(LoadedPolicy::from_wasm(
+            fixture_policy(behaviour)?,
+            format!("fixture:{behaviour}"),
+        )?)
+        .await
     }
 
     /// A second gateway over the same database as this one, enforcing another policy.
@@ -126,22 +185,40 @@ impl TestServer {
         policy: LoadedPolicy,
         auth: Authenticator,
     ) -> anyhow::Result<Self> {
-        let mut server = Self::serving_with(policy, self.dir.clone(), auth).await?;
+        let mut server =
+            Self::serving_with(policy, self.dir.clone(), self.database_url.clone(), auth, |s| s)
+                .await?;
         server.owns_dir = false;
         Ok(server)
     }
 
-    async fn serving(policy: LoadedPolicy, dir: PathBuf) -> anyhow::Result<Self> {
-        Self::serving_with(policy, dir, Authenticator::hs256(SECRET.as_bytes())).await
+    async fn serving(
+        policy: LoadedPolicy,
+        dir: PathBuf,
+        database_url: String,
+    ) -> anyhow::Result<Self> {
+        let auth = Authenticator::hs256(SECRET.as_bytes());
+        Self::serving_with(policy, dir, database_url, auth, |s| s).await
+    }
+
+    /// A gateway enforcing the built-in policy, its state configured by `configure` (e.g.
+    /// `|state| state.with_cors(…)`).
+    pub async fn configured(configure: impl FnOnce(AppState) -> AppState) -> anyhow::Result<Self> {
+        let dir = unique_dir();
+        std::fs::create_dir_all(&dir)?;
+        let database_url = B::fresh(&dir).await?;
+        let auth = Authenticator::hs256(SECRET.as_bytes());
+        Self::serving_with(LoadedPolicy::builtin()?, dir, database_url, auth, configure).await
     }
 
     async fn serving_with(
         policy: LoadedPolicy,
         dir: PathBuf,
+        database_url: String,
         auth: Authenticator,
+        configure: impl FnOnce(AppState) -> AppState,
     ) -> anyhow::Result<Self> {
-        let url = format!("sqlite://{}?mode=rwc", dir.join("test.db").display());
-        let mut db = store::open(&url).await?;
+        let mut db = store::open(&database_url).await?;
         let sealer = Sealer::stored(&dir)?;
         let users = demo::seed(&db, &sealer).await?;
         let statements = Arc::new(AtomicUsize::new(0));
@@ -158,7 +235,7 @@ impl TestServer {
         for user in &users {
             tokens.insert(user.email.clone(), minter.mint(user.id, Some(user.team), 3600)?);
         }
-        let state = AppState::new(db, policy, auth, sealer);
+        let state = configure(AppState::new(db, policy, auth, sealer));
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
@@ -176,8 +253,10 @@ impl TestServer {
             tokens,
             client: reqwest::Client::new(),
             dir,
+            database_url,
             owns_dir: true,
             shutdown: Some(tx),
+            backend: std::marker::PhantomData,
         })
     }
 
@@ -225,7 +304,29 @@ impl TestServer {
 
     /// A GET request; returns status, content type and body.
     pub async fn get(&self, path: &str) -> anyhow::Result<(u16, String, String)> {
-        let response = self.client.get(format!("{}{path}", self.url)).send().await?;
+        self.get_with(path, &[]).await
+    }
+
+    /// A GET request with an `Accept` header; returns status, content type and body.
+    pub async fn get_accepting(
+        &self,
+        path: &str,
+        accept: &str,
+    ) -> anyhow::Result<(u16, String, String)> {
+        self.get_with(path, &[("accept", accept)]).await
+    }
+
+    /// A GET request with these headers; returns status, content type and body.
+    pub async fn get_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<(u16, String, String)> {
+        let mut request = self.client.get(format!("{}{path}", self.url));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -279,9 +380,27 @@ impl TestServer {
         Ok(reply.body["data"].clone())
     }
 
-    /// The server's data directory (its SQLite database and kept secrets).
+    /// The server's data directory (its kept secrets, and its database on SQLite).
     pub fn data_dir(&self) -> &std::path::Path {
         &self.dir
+    }
+
+    /// Everything the server has stored: the files of its data directory and, on a database
+    /// server, every row of every table (binary columns as their bytes).
+    pub async fn stored_bytes(&self) -> anyhow::Result<Vec<u8>> {
+        let mut bytes = B::contents(&self.state.db).await?;
+        for entry in std::fs::read_dir(&self.dir)? {
+            let path = entry?.path();
+            if path.is_file() {
+                bytes.extend(std::fs::read(path)?);
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// The URL of the server's database.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
     }
 
     /// How many statements the server has run so far.
@@ -290,7 +409,7 @@ impl TestServer {
     }
 }
 
-impl Drop for TestServer {
+impl<B: Backend> Drop for TestServer<B> {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
@@ -325,11 +444,7 @@ pub fn fixture_policy(behaviour: &str) -> anyhow::Result<&'static [u8]> {
     })
 }
 
-/// A gateway enforcing a fixture policy.
-pub async fn with_fixture(behaviour: &str) -> anyhow::Result<TestServer> {
-    TestServer::with_policy(LoadedPolicy::from_wasm(
-        fixture_policy(behaviour)?,
-        format!("fixture:{behaviour}"),
-    )?)
-    .await
+/// A gateway on SQLite enforcing a fixture policy.
+pub async fn with_fixture(behaviour: &str) -> anyhow::Result<TestServer<Sqlite>> {
+    TestServer::with_fixture(behaviour).await
 }

@@ -2,8 +2,10 @@
 //!
 //! Every deployed module is stored in the database, and every change of the version in force
 //! is an activation row. The gateway that performs an operation puts the version in force at
-//! once; every other gateway of the database notices the new activation by polling it (every
-//! [`FOLLOW_EVERY`]) and puts the same version in force. A version is compiled and gated off
+//! once; every other gateway of the database notices the new activation and puts the same
+//! version in force: on PostgreSQL when the activation is announced (`LISTEN`/`NOTIFY`, with
+//! a look every [`FOLLOW_LISTENING`] in case an announcement was missed), elsewhere by polling
+//! it every [`FOLLOW_EVERY`]. A version is compiled and gated off
 //! the async workers, so requests keep being served by the version in force meanwhile, and a
 //! candidate that fails anything is refused with the reasons while that version keeps serving.
 
@@ -25,8 +27,10 @@ use crate::error::Error;
 use crate::store::entity::policy_version;
 use crate::store::policies::{self, ActivationKind, NewVersion};
 
-/// How often a gateway looks for an activation made elsewhere.
+/// How often a gateway looks for an activation made elsewhere, when it cannot be told.
 pub const FOLLOW_EVERY: Duration = Duration::from_millis(100);
+/// How often a gateway that is told of activations looks anyway.
+pub const FOLLOW_LISTENING: Duration = Duration::from_secs(5);
 
 /// The outcome of a deploy, an activation or a rollback.
 #[derive(Clone, Debug)]
@@ -337,11 +341,15 @@ impl Lifecycle {
     /// Follows the fleet's activations until the runtime stops.
     pub fn spawn_follower(self: Arc<Self>) {
         tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(FOLLOW_EVERY);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let told = self.told_of_activations().await;
             let mut failing = false;
             loop {
-                ticks.tick().await;
+                match &told {
+                    Some(told) => {
+                        let _ = tokio::time::timeout(FOLLOW_LISTENING, told.notified()).await;
+                    }
+                    None => tokio::time::sleep(FOLLOW_EVERY).await,
+                }
                 match self.follow().await {
                     Ok(()) => failing = false,
                     Err(error) if !failing => {
@@ -352,6 +360,49 @@ impl Lifecycle {
                 }
             }
         });
+    }
+
+    /// On PostgreSQL, what is woken whenever an activation is announced, by a task that
+    /// listens on the channel for good (reconnecting when the connection goes); `None` means
+    /// polling.
+    async fn told_of_activations(&self) -> Option<Arc<tokio::sync::Notify>> {
+        use sea_orm::sqlx::postgres::PgListener;
+        if self.db.get_database_backend() != sea_orm::DbBackend::Postgres {
+            return None;
+        }
+        let pool = self.db.get_postgres_connection_pool();
+        let listening = async {
+            let mut listener = PgListener::connect_with(pool).await?;
+            listener.listen(policies::ACTIVATIONS_CHANNEL).await?;
+            Ok::<_, sea_orm::sqlx::Error>(listener)
+        };
+        let mut listener = match listening.await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for activations; polling for them instead");
+                return None;
+            }
+        };
+        tracing::info!(
+            channel = policies::ACTIVATIONS_CHANNEL,
+            "told of activations as they are made"
+        );
+        let told = Arc::new(tokio::sync::Notify::new());
+        let wake = told.clone();
+        tokio::spawn(async move {
+            loop {
+                match listener.recv().await {
+                    Ok(_) => wake.notify_one(),
+                    Err(error) => {
+                        // Announcements made meanwhile are lost: look anyway, and reconnect.
+                        tracing::warn!(%error, "lost the activation channel; reconnecting");
+                        wake.notify_one();
+                        tokio::time::sleep(FOLLOW_EVERY).await;
+                    }
+                }
+            }
+        });
+        Some(told)
     }
 }
 

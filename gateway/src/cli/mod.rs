@@ -104,6 +104,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let policy = load_policy(args.policy.as_deref())?;
     let operator = args.operator_token.as_deref().map(OperatorToken::new).transpose()?;
+    let cors = crate::http::cors::Origins::parse(&args.cors_origins)?;
     let sealer = args.store.sealer()?;
     // The address first: on a port in use nothing is migrated, seeded or printed.
     let listen = args.listen_address();
@@ -116,7 +117,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let users = demo::seed(&db, &sealer).await?;
         print_tokens(&auth, &users, address)?;
     }
-    let state = AppState::new(db, policy, auth, sealer).with_operator(operator);
+    let state = AppState::new(db, policy, auth, sealer)
+        .with_operator(operator)
+        .with_cors(cors)
+        .with_limits(args.limits.limits());
     // The version deployed to the database is in force, unless a policy file is given: the
     // developer's loop then wins until the next deploy or activation.
     if args.policy.is_some() {

@@ -12,12 +12,14 @@
 //! * [`context`]: what a resolver reads from the request, and the policy check every field
 //!   resolver goes through.
 //! * [`nulls`]: a nullable field that fails is `null` with its error, as the spec says.
+//! * [`order`]: response keys in the order of the selection set, as the spec says.
 
 pub mod connection;
 pub mod context;
 pub mod node;
 pub mod nulls;
 pub mod operator;
+pub mod order;
 pub mod query;
 pub mod subscription;
 pub mod types;

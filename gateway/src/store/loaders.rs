@@ -61,8 +61,12 @@ impl Batcher {
     where
         E::Model: Sync,
     {
-        let rows = E::find().filter(column.is_in(ids)).all(&self.db).await?;
-        Ok(group(rows, key))
+        // In key order, so that every database lists a relation alike.
+        let mut query = E::find().filter(column.is_in(ids));
+        for key in <E::PrimaryKey as sea_orm::Iterable>::iter() {
+            query = query.order_by_asc(sea_orm::PrimaryKeyToColumn::into_column(key));
+        }
+        Ok(group(query.all(&self.db).await?, key))
     }
 }
 
@@ -231,7 +235,7 @@ relation!(
         let rows = this
             .all_by::<membership_product::Entity>(membership_product::Column::MembershipId, ids, |p| p.membership_id)
             .await?;
-        Ok::<_, Error>(rows.into_iter().map(|(id, rows)| (id, rows.into_iter().map(|r| r.product).collect())).collect())
+        Ok::<_, Error>(rows.into_iter().map(|(id, rows)| (id, Product::in_order(rows.into_iter().map(|r| r.product)))).collect())
     }
 );
 

@@ -68,14 +68,18 @@ pub async fn store(db: &impl ConnectionTrait, version: &NewVersion<'_>) -> Resul
     Ok(())
 }
 
-/// Records that `hash` is in force from now on.
+/// The PostgreSQL channel on which an activation is announced to the fleet.
+pub const ACTIVATIONS_CHANNEL: &str = "fieldguard_policy_activations";
+
+/// Records that `hash` is in force from now on. On PostgreSQL the activation is announced on
+/// [`ACTIVATIONS_CHANNEL`] too, when it commits.
 pub async fn activate(
     db: &impl ConnectionTrait,
     hash: &str,
     kind: ActivationKind,
     by: &str,
 ) -> Result<policy_activation::Model, Error> {
-    Ok(policy_activation::ActiveModel {
+    let activation = policy_activation::ActiveModel {
         hash: Set(hash.to_owned()),
         kind: Set(kind.as_str().to_owned()),
         activated_by: Set(by.to_owned()),
@@ -83,7 +87,16 @@ pub async fn activate(
         ..Default::default()
     }
     .insert(db)
-    .await?)
+    .await?;
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [ACTIVATIONS_CHANNEL.into(), hash.into()],
+        ))
+        .await?;
+    }
+    Ok(activation)
 }
 
 /// The latest activation: the version in force on the database's gateways.

@@ -163,6 +163,14 @@ impl Product {
         Self::iter().filter(|p| listed.contains(&p.to_value().as_str())).collect()
     }
 
+    /// `products` in product order, without repeats: how a membership's products are shown,
+    /// whatever order the database returns them in.
+    pub fn in_order(products: impl IntoIterator<Item = Self>) -> Vec<Self> {
+        use sea_orm::Iterable;
+        let held: Vec<Self> = products.into_iter().collect();
+        Self::iter().filter(|p| held.contains(p)).collect()
+    }
+
     /// Products as a comma-separated list, sorted and without repeats: what
     /// [`Product::parse_list`] reads.
     pub fn list_text(products: &[Self]) -> String {

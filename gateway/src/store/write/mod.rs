@@ -106,18 +106,22 @@ use crate::authz::{Action, Guard, Relation, Resource};
 use crate::error::Error;
 use crate::events::{EventBus, TeamEvent};
 
-/// The writers of one process take turns on SQLite, which has one writer at a time: a
-/// mutation waits for its turn instead of failing. Other databases need no turn.
+/// How the writers of a team take turns, so that an invariant checked by one write still
+/// holds when it commits. SQLite has one writer at a time: the writers of one process queue
+/// for it instead of failing. On PostgreSQL, writes of different teams run at once, and a write
+/// begins by locking its team's row, which orders the writes of one team across every gateway
+/// on the database.
 #[derive(Clone, Default)]
 pub struct WriteTurns {
     turn: Option<Arc<Mutex<()>>>,
+    lock_team: bool,
 }
 
 impl WriteTurns {
     /// The turns `db` needs.
     pub fn for_database(db: &DatabaseConnection) -> Self {
         let serial = db.get_database_backend() == DbBackend::Sqlite;
-        Self { turn: serial.then(|| Arc::new(Mutex::new(()))) }
+        Self { turn: serial.then(|| Arc::new(Mutex::new(()))), lock_team: !serial }
     }
 }
 
@@ -190,6 +194,12 @@ impl<'a> Write<'a> {
             None => None,
         };
         let txn = db.begin().await?;
+        if turns.lock_team {
+            super::entity::team::Entity::find_by_id(guard.principal().team)
+                .lock_exclusive()
+                .one(&txn)
+                .await?;
+        }
         Ok(Self { txn, guard, bus, events: Vec::new(), _turn: turn })
     }
 

@@ -1,0 +1,137 @@
+//! Abuse limits: every abusive document seen against the gateway — too deep, too many
+//! aliases, a fragment bomb, nested introspection, an oversized body — is refused before it
+//! runs, with its own code, with a token and without one, while a normal client keeps getting
+//! its answers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use fieldguard_e2e::{OWNER, ensure};
+use serde_json::json;
+
+use crate::TestServer;
+
+/// `{ team { name orchestrators { nodes { … } } } }`-style nesting, `levels` deep.
+fn nested(levels: usize) -> String {
+    let mut document = String::from("{ me { email } team { name ");
+    for _ in 0..levels {
+        document.push_str("securityGroups { nodes { orchestrator { securityGroups { nodes { name ");
+    }
+    document.push_str(&"} } } } } ".repeat(levels));
+    document.push_str("} }");
+    document
+}
+
+/// The abusive documents, each with the code that refuses it.
+fn abusive() -> Vec<(&'static str, String, &'static str)> {
+    let nested_pages = || {
+        "{ team { workflows(first: 1000) { nodes { securityGroup { workflows(first: 1000) { nodes { name } } } } } } }".to_owned()
+    };
+    let aliases = (0..5000)
+        .map(|i| format!("w{i}: workflows(first: 1000) {{ nodes {{ name }} }}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut bomb = String::from("query { __typename ...F0 } ");
+    for i in 0..21 {
+        bomb.push_str(&format!("fragment F{i} on Query {{ ...F{} ...F{} }} ", i + 1, i + 1));
+    }
+    bomb.push_str("fragment F21 on Query { __typename }");
+    let mut schema_bomb = String::from("{ __schema { ...S0 } } ");
+    for i in 0..20 {
+        schema_bomb.push_str(&format!(
+            "fragment S{i} on __Schema {{ types {{ name }} ...S{} ...S{} }} ",
+            i + 1,
+            i + 1
+        ));
+    }
+    schema_bomb.push_str("fragment S20 on __Schema { queryType { name } }");
+    let node = r#"{ __type(name: "Node") { possibleTypes { fields { type { possibleTypes { fields { type { possibleTypes { fields { type { possibleTypes { fields { type { name } } } } } } } } } } } } } }"#;
+    vec![
+        ("depth 32", nested(8), "QUERY_TOO_DEEP"),
+        (
+            "5,000 aliases of a page of 1,000",
+            format!("{{ team {{ {aliases} }} }}"),
+            "TOO_MANY_ALIASES",
+        ),
+        ("a fragment bomb of 2^21 expansions", bomb, "TOO_MANY_FIELDS"),
+        ("nested fragments inside __schema", schema_bomb, "TOO_MANY_FIELDS"),
+        ("pages of 1,000 in pages of 1,000", nested_pages(), "QUERY_TOO_COMPLEX"),
+        ("nested __type(name: \"Node\")", node.to_owned(), "QUERY_TOO_COMPLEX"),
+        ("100,000 nested brackets", "{ a ".repeat(100_000), "QUERY_TOO_DEEP"),
+    ]
+}
+
+#[tokio::test]
+async fn every_abusive_request_is_refused_with_its_code_while_a_normal_client_is_served()
+-> anyhow::Result<()> {
+    let server = Arc::new(TestServer::start().await?);
+    let bearer = format!("Bearer {}", server.token(OWNER)?);
+
+    // The normal client: one small query after another, all through the abuse.
+    let stop = Arc::new(AtomicBool::new(false));
+    let normal = {
+        let (server, stop) = (server.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut answered = 0usize;
+            let mut slowest = Duration::ZERO;
+            while !stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let reply = server.query(OWNER, "{ me { email } }").await?;
+                slowest = slowest.max(started.elapsed());
+                ensure(reply.data(&["me", "email"]) == OWNER, "a normal answer", &reply)?;
+                answered += 1;
+            }
+            anyhow::Ok((answered, slowest))
+        })
+    };
+
+    for (what, document, code) in abusive() {
+        let body = json!({ "query": document }).to_string();
+        for credentials in [Some(bearer.as_str()), None] {
+            let headers: Vec<(&str, &str)> =
+                credentials.map(|c| ("authorization", c)).into_iter().collect();
+            let reply = server.post(&headers, &body).await?;
+            let with = if credentials.is_some() { "with a token" } else { "without a token" };
+            // Without a token, a body over the anonymous limit is refused before it is read.
+            let expected = if credentials.is_none() && body.len() > 16 << 10 {
+                "BODY_TOO_LARGE"
+            } else {
+                code
+            };
+            ensure(
+                reply.first_code().as_deref() == Some(expected)
+                    && (reply.status == 400 || reply.status == 413)
+                    && reply.body.get("data").is_none(),
+                &format!("{what} {with}: {expected}"),
+                &reply,
+            )?;
+        }
+    }
+    // Ten megabytes of one field repeated, with a token: over the body limit, never read.
+    let huge = json!({ "query": format!("{{ team {{ {} }} }}", "name ".repeat(2_000_000)) });
+    let reply = server.post(&[("authorization", &bearer)], &huge.to_string()).await?;
+    ensure(
+        reply.status == 413 && reply.first_code().as_deref() == Some("BODY_TOO_LARGE"),
+        "a 10 MB document",
+        &reply,
+    )?;
+    // What is within the limits still runs: the bench's page, and GraphiQL's introspection.
+    let page = "{ team { workflows(first: 1000) { nodes { id name currentVersion schedule webhookEnabled loggingEnabled securityGroup { name } versions { number } outputVariables { name } } } } }";
+    let reply = server.query(OWNER, page).await?;
+    ensure(reply.errors().is_empty(), "a page of 1,000 within the budget", &reply)?;
+    let introspection = include_str!("../../gateway/src/http/limits_introspection.graphql");
+    let reply = server.post(&[], &json!({ "query": introspection }).to_string()).await?;
+    ensure(
+        reply.errors().is_empty() && reply.data(&["__schema", "queryType", "name"]) == "Query",
+        "GraphiQL's introspection without a token",
+        &reply,
+    )?;
+
+    stop.store(true, Ordering::Relaxed);
+    let (answered, slowest) = normal.await??;
+    anyhow::ensure!(answered > 0, "the normal client got no answer");
+    // Generous: refusals cost microseconds; this only catches a server that stalled.
+    anyhow::ensure!(slowest < Duration::from_secs(2), "a normal answer took {slowest:?}");
+    Ok(())
+}
