@@ -190,9 +190,21 @@ pub struct StoreArgs {
     /// and kept in the data directory.
     #[arg(long, env = "FIELDGUARD_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
-    /// PEM file of an RSA public key: verify RS256 tokens with it instead of a shared secret.
+    /// PEM file of a public key: verify tokens with it instead of a shared secret, RS256 for
+    /// an RSA key, ES256 for a P-256 key, EdDSA for an Ed25519 key.
     #[arg(long, env = "FIELDGUARD_JWT_PUBLIC_KEY", conflicts_with = "jwt_secret")]
     pub jwt_public_key: Option<PathBuf>,
+    /// The issuer tokens must name (`iss`), whatever their algorithm.
+    #[arg(long, env = "FIELDGUARD_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// The audience tokens must name (`aud`), whatever their algorithm; without it any
+    /// audience is accepted.
+    #[arg(long, env = "FIELDGUARD_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// The claim that names the user by email (e.g. `email`, matched in any case), for tokens
+    /// from an identity provider; by default `sub` is Fieldguard's user id.
+    #[arg(long, env = "FIELDGUARD_JWT_USER_CLAIM")]
+    pub jwt_user_claim: Option<String>,
     /// Key that seals secrets at rest (RDP passwords), as 64 hexadecimal digits. Without it one
     /// is generated and kept in the data directory (`sealing-key`).
     #[arg(long, env = "FIELDGUARD_SEALING_KEY", hide_env_values = true)]
@@ -345,12 +357,20 @@ impl StoreArgs {
 
     /// The token verifier, and whether a secret was generated just now.
     pub fn authenticator(&self) -> Result<(Authenticator, bool), Error> {
+        let (auth, generated) = self.verifier()?;
+        let auth = auth
+            .expecting(self.jwt_issuer.as_deref(), self.jwt_audience.as_deref())
+            .identifying_by(self.jwt_user_claim.as_deref());
+        Ok((auth, generated))
+    }
+
+    fn verifier(&self) -> Result<(Authenticator, bool), Error> {
         if let Some(path) = &self.jwt_public_key {
             let pem = std::fs::read(path).map_err(|cause| Error::Io {
                 what: format!("reading the public key {}", path.display()),
                 cause,
             })?;
-            return Ok((Authenticator::rs256(&pem)?, false));
+            return Ok((Authenticator::public_key(&pem)?, false));
         }
         if let Some(secret) = &self.jwt_secret {
             if secret.len() < 16 {

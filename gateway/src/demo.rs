@@ -35,14 +35,33 @@ pub async fn is_empty(db: &DatabaseConnection) -> Result<bool, Error> {
 
 /// Loads the demo data into an empty database and returns its users. Does nothing (and
 /// returns the users already there) if a team exists.
+///
+/// Two processes may seed one fresh database at once (two gateways started together): the
+/// one whose transaction fails finds the other's data once it has committed, and uses it.
 pub async fn seed(db: &DatabaseConnection, sealer: &Sealer) -> Result<Vec<DemoUser>, Error> {
-    if !is_empty(db).await? {
-        return existing_users(db).await;
+    const ATTEMPTS: u32 = 10;
+    let mut attempt = 1;
+    loop {
+        if !is_empty(db).await? {
+            return existing_users(db).await;
+        }
+        let seeded = async {
+            let tx = db.begin().await?;
+            let users = Seeder { db: &tx, sealer }.world().await?;
+            tx.commit().await?;
+            Ok::<_, Error>(users)
+        };
+        match seeded.await {
+            Ok(users) => return Ok(users),
+            Err(error) if attempt < ATTEMPTS => {
+                tracing::debug!(%error, attempt, "seeding failed; another process may be seeding");
+                tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
+                    .await;
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
+        }
     }
-    let tx = db.begin().await?;
-    let users = Seeder { db: &tx, sealer }.world().await?;
-    tx.commit().await?;
-    Ok(users)
 }
 
 /// The demo users of a database seeded earlier: every member, described by role.

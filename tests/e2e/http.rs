@@ -22,6 +22,9 @@ async fn missing_malformed_and_wrongly_signed_tokens_get_401() -> anyhow::Result
         exp: now - 60,
         iat: now - 120,
         team: None,
+        iss: None,
+        aud: None,
+        db: None,
     })?;
     let cases = [
         None,
@@ -257,5 +260,49 @@ async fn a_forbidden_error_names_the_policy_version_and_never_its_reason() -> an
     let text = reply.body.to_string();
     ensure(!text.contains("roles do not allow"), "the policy's reason stays in the log", &reply)?;
     ensure(reply.data(&["team", "name"]).is_string(), "the rest of the answer is there", &reply)?;
+    Ok(())
+}
+
+/// A token from an identity provider: its issuer and audience are checked, its `nbf` too, and
+/// the user is found by the configured claim (an email, in any case).
+#[tokio::test]
+async fn an_identity_providers_token_is_checked_and_names_the_user_by_email() -> anyhow::Result<()>
+{
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    let server = TestServer::start().await?;
+    let verifier = Authenticator::hs256(fieldguard_e2e::SECRET.as_bytes())
+        .expecting(Some("https://idp.example"), Some("fieldguard"))
+        .identifying_by(Some("email"));
+    let idp = server.beside_with_auth(fieldguard::authz::LoadedPolicy::builtin()?, verifier).await?;
+    let now = chrono_now();
+    let token = |claims: serde_json::Value| {
+        encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(fieldguard_e2e::SECRET.as_bytes()),
+        )
+    };
+    let good = serde_json::json!({ "sub": "idp|42", "email": "Dana.Developer@ACME.test",
+        "iss": "https://idp.example", "aud": "fieldguard", "exp": now + 300 });
+    let bearer = format!("Bearer {}", token(good.clone())?);
+    let body = r#"{"query":"{ me { email } }"}"#;
+    let reply = idp.post(&[("authorization", &bearer)], body).await?;
+    ensure(reply.data(&["me", "email"]) == "dana.developer@acme.test", "found by email", &reply)?;
+    for (what, change) in [
+        ("another audience", ("aud", serde_json::json!("someone-else"))),
+        ("another issuer", ("iss", serde_json::json!("https://evil.example"))),
+        ("valid only in an hour", ("nbf", serde_json::json!(now + 3600))),
+        ("an unknown email", ("email", serde_json::json!("nobody@acme.test"))),
+    ] {
+        let mut claims = good.clone();
+        claims[change.0] = change.1;
+        let bearer = format!("Bearer {}", token(claims)?);
+        let reply = idp.post(&[("authorization", &bearer)], body).await?;
+        ensure(
+            reply.status == 401 && reply.first_code().as_deref() == Some("UNAUTHENTICATED"),
+            what,
+            &reply,
+        )?;
+    }
     Ok(())
 }

@@ -587,3 +587,65 @@ async fn a_candidate_in_shadow_is_counted_by_field_and_role_and_never_enforced()
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// Two gateways started at once on one fresh data directory both come up, on one seeded
+/// database and one signing secret: a token minted afterwards works on both.
+#[tokio::test]
+async fn two_gateways_started_at_once_on_a_fresh_data_directory_share_it() -> anyhow::Result<()> {
+    let dir = scratch("twins")?;
+    let data = dir.join("data");
+    let starting: Vec<_> = (0..2)
+        .map(|_| {
+            let data = data.clone();
+            std::thread::spawn(move || Gateway::start(&data, &["--demo"], false))
+        })
+        .collect();
+    let mut gateways = Vec::new();
+    for start in starting {
+        let started = start.join().map_err(|_| anyhow::anyhow!("a start panicked"))?;
+        gateways.push(started.context("one of two gateways started at once")?);
+    }
+    let token = Command::new(BINARY)
+        .args(["token", "--user", DEVELOPER, "--data-dir"])
+        .arg(&data)
+        .output()?;
+    ensure!(token.status.success(), "token: {}", out(&token));
+    let token = String::from_utf8(token.stdout)?.trim().to_owned();
+    for gateway in &gateways {
+        let seen = gateway.workflows_seen(&token).await?;
+        ensure!(seen > 0, "{} does not take the token, or has no data: {seen}", gateway.url);
+    }
+    let teams = gateways[0].post(&token, "{ myTeams { name } }", json!({})).await?;
+    ensure!(
+        teams["data"]["myTeams"].as_array().is_some_and(|t| t.len() == 1),
+        "the demo data was seeded once: {teams}"
+    );
+    drop(gateways);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// A token names the database it was minted for: after the database file is deleted and the
+/// demo data seeded anew (same ids, same secret), the old token is refused and a new one works.
+#[tokio::test]
+async fn a_database_created_anew_does_not_revive_old_tokens() -> anyhow::Result<()> {
+    let dir = scratch("anew")?;
+    let data = dir.join("data");
+    let old = seeded(&data, DEVELOPER)?;
+    std::fs::remove_file(data.join("fieldguard.db"))?;
+    let new = seeded(&data, DEVELOPER)?;
+    let gateway = Gateway::start(&data, &[], false)?;
+    let refused = gateway.post(&old, "{ me { email } }", json!({})).await?;
+    ensure!(
+        refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+            && refused["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("another database")),
+        "the old token: {refused}"
+    );
+    let seen = gateway.workflows_seen(&new).await?;
+    ensure!(seen > 0, "the new token: {seen}");
+    drop(gateway);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

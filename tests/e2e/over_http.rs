@@ -358,3 +358,19 @@ async fn configured_origins_may_call_the_api_from_a_browser() -> anyhow::Result<
     }
     Ok(())
 }
+
+/// Readiness notices a SQLite file deleted while serving (the open connection would keep
+/// answering from it), while liveness stays up.
+#[tokio::test]
+async fn readiness_notices_a_deleted_database_file() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let (status, _, _) = server.get("/readyz").await?;
+    anyhow::ensure!(status == 200, "ready at first: {status}");
+    std::fs::remove_file(server.data_dir().join("test.db"))?;
+    let (status, _, body) = server.get("/readyz").await?;
+    let ready: Value = serde_json::from_str(&body)?;
+    anyhow::ensure!(status == 503 && ready["database"] == false, "{status} {body}");
+    let (status, _, _) = server.get("/healthz").await?;
+    anyhow::ensure!(status == 200, "liveness is unchanged: {status}");
+    Ok(())
+}

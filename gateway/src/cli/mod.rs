@@ -113,6 +113,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     let db = store::open(&config.database_url).await?;
+    let auth = auth.bound_to(store::migration::instance_id(&db).await?);
     if args.demo {
         let users = demo::seed(&db, &sealer).await?;
         print_tokens(&auth, &users, address)?;
@@ -198,6 +199,13 @@ fn print_tokens(
     users: &[demo::DemoUser],
     listen: std::net::SocketAddr,
 ) -> anyhow::Result<()> {
+    if !auth.can_mint() {
+        println!("Demo users (tokens come from your identity provider; `sub` is the user id):\n");
+        for user in users {
+            println!("{:<28} id {:<4} {}", user.email, user.id, user.description);
+        }
+        return Ok(());
+    }
     println!(
         "Demo users (tokens valid {} days; paste one into GraphiQL's Headers as",
         DEMO_TOKEN_HOURS / 24
@@ -240,6 +248,7 @@ async fn token(args: TokenArgs) -> anyhow::Result<()> {
     let config = args.store.resolve_existing()?;
     let (auth, _) = args.store.authenticator()?;
     let db = store::open(&config.database_url).await?;
+    let auth = auth.bound_to(store::migration::instance_id(&db).await?);
     let user = find_user(&db, &args.user).await?;
     let team = match &args.team {
         None => None,

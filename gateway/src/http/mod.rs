@@ -110,13 +110,34 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
     )
 }
 
+/// Whether the database answers, and, on SQLite, its file is still there: an open connection
+/// keeps answering from a file that was deleted, whose data no other process will ever see.
+async fn database_ready(db: &DatabaseConnection) -> Result<bool, sea_orm::DbErr> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    db.ping().await?;
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return Ok(true);
+    }
+    let main = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT file FROM pragma_database_list WHERE name = 'main'",
+        ))
+        .await?;
+    let file: Option<String> = main.map(|row| row.try_get_by_index(0)).transpose()?;
+    Ok(file.is_none_or(|file| file.is_empty() || std::path::Path::new(&file).exists()))
+}
+
 /// How long readiness waits for the database.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Readiness: the database answers within [`READY_TIMEOUT`], a policy is in force, and the
 /// server is not draining. 200 when ready, 503 otherwise, with what failed.
 async fn readyz(State(state): State<AppState>) -> Response {
-    let database = matches!(tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await, Ok(Ok(())));
+    let database = matches!(
+        tokio::time::timeout(READY_TIMEOUT, database_ready(&state.db)).await,
+        Ok(Ok(true))
+    );
     let draining = state.draining.load(Ordering::Relaxed);
     let policy = state.policy.current();
     let ready = database && !draining;
@@ -456,7 +477,13 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Guard, Er
             )?)
         }
     };
-    let principal = crate::store::read::principal(&state.db, identity.user, team).await?;
+    let user = match identity.user {
+        auth::Subject::Id(id) => id,
+        auth::Subject::Email(email) => crate::store::read::user_id_by_email(&state.db, &email)
+            .await?
+            .ok_or_else(|| Error::Unauthenticated("the token names no known user".into()))?,
+    };
+    let principal = crate::store::read::principal(&state.db, user, team).await?;
     Ok(Guard::new(principal, state.policy.current()).shadowed(state.lifecycle.shadow()))
 }
 

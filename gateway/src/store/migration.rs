@@ -29,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(ManagementWrites),
             Box::new(DailyWork),
             Box::new(PolicyVersions),
+            Box::new(DatabaseInstance),
         ]
     }
 }
@@ -380,4 +381,45 @@ impl MigrationTrait for PolicyVersions {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run(manager.get_connection(), POLICY_VERSIONS).await
     }
+}
+
+/// A random id of this database, made when it is created: the tokens a gateway mints name it,
+/// so a database deleted and created again does not revive the tokens of the old one.
+struct DatabaseInstance;
+
+impl MigrationName for DatabaseInstance {
+    fn name(&self) -> &str {
+        "m0005_database_instance"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for DatabaseInstance {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        run(db, "CREATE TABLE IF NOT EXISTS database_instance (id VARCHAR(64) PRIMARY KEY)")
+            .await?;
+        let id: String = rand::random::<[u8; 16]>().iter().map(|b| format!("{b:02x}")).collect();
+        // Two processes migrating at once may both insert; the smallest id is the one read.
+        run(
+            db,
+            &format!(
+                "INSERT INTO database_instance (id) SELECT '{id}' \
+                 WHERE NOT EXISTS (SELECT 1 FROM database_instance)"
+            ),
+        )
+        .await
+    }
+}
+
+/// The id of this database (see [`DatabaseInstance`]).
+pub async fn instance_id(db: &impl ConnectionTrait) -> Result<String, DbErr> {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT MIN(id) FROM database_instance",
+        ))
+        .await?;
+    let id: Option<String> = row.map(|row| row.try_get_by_index(0)).transpose()?.flatten();
+    id.ok_or_else(|| DbErr::RecordNotFound("the database has no instance id".into()))
 }

@@ -115,6 +115,15 @@ pub async fn teams_of(
         .collect())
 }
 
+/// The id of the user with this (lower-case) email, if there is one.
+pub async fn user_id_by_email(db: &DatabaseConnection, email: &str) -> Result<Option<i32>, Error> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(db)
+        .await?
+        .map(|user| user.id))
+}
+
 /// Works out who a request acts for: the user must exist and be active, and be a member of
 /// the chosen team (or, with none chosen, of any team: their first).
 pub async fn principal(

@@ -100,14 +100,31 @@ pub fn kept_secret(data_dir: &Path, file: &str) -> Result<(String, bool), Error>
     let bytes: [u8; 32] = rand::random();
     let secret = hex(&bytes);
     std::fs::create_dir_all(data_dir).map_err(io("creating the directory of"))?;
-    std::fs::write(&path, &secret).map_err(io("writing"))?;
+    // Written whole under a name of its own, then linked into place: a link never replaces a
+    // file, so of two processes starting on a fresh directory one secret wins, and the other
+    // reads it, complete.
+    let draft = data_dir.join(format!(
+        ".{file}.{}.{}",
+        std::process::id(),
+        hex(&rand::random::<[u8; 4]>())
+    ));
+    std::fs::write(&draft, &secret).map_err(io("writing"))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        std::fs::set_permissions(&draft, std::fs::Permissions::from_mode(0o600))
             .map_err(io("protecting"))?;
     }
-    Ok((secret, true))
+    let linked = std::fs::hard_link(&draft, &path);
+    let _ = std::fs::remove_file(&draft);
+    match linked {
+        Ok(()) => Ok((secret, true)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let kept = std::fs::read_to_string(&path).map_err(io("reading"))?;
+            Ok((kept.trim().to_owned(), false))
+        }
+        Err(e) => Err(io("writing")(e)),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
