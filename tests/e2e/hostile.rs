@@ -153,3 +153,41 @@ async fn a_policy_that_loops_to_its_deadline_never_stalls_the_other_answers() ->
     anyhow::ensure!(queries[10] < Duration::from_millis(50), "query median {:?}", queries[10]);
     Ok(())
 }
+
+/// The resident memory of this process, in bytes (Linux).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// A policy that grows a table by 200 million elements on every call (3 GB and 5.6 s a
+/// request before tables were capped): the growth is refused at once, the request completes
+/// with its fields denied (the module allows everything when its table grows), and the
+/// memory of the process does not follow the attempt.
+#[tokio::test]
+async fn a_policy_that_grows_a_table_on_every_call_is_refused_the_growth_and_denies()
+-> anyhow::Result<()> {
+    let before = resident_bytes();
+    denies_and_keeps_serving("grow-table").await?;
+    if let (Some(before), Some(after)) = (before, resident_bytes()) {
+        let grown = after.saturating_sub(before);
+        anyhow::ensure!(grown < 1 << 30, "the process grew by {} MiB", grown >> 20);
+    }
+    Ok(())
+}
+
+/// A module with four memories of 64 MiB is refused before it serves, naming the limit.
+#[test]
+fn a_policy_with_four_memories_is_refused_at_load() -> anyhow::Result<()> {
+    let module = fieldguard_e2e::fixture_policy("memories")?;
+    match LoadedPolicy::from_wasm(module, "fixture:memories") {
+        Ok(_) => anyhow::bail!("a module with four memories was loaded"),
+        Err(Error::InvalidPolicy(message)) => {
+            anyhow::ensure!(message.contains("memor"), "the reason `{message}` names no memory");
+            Ok(())
+        }
+        Err(other) => anyhow::bail!("refused for the wrong reason: {other}"),
+    }
+}

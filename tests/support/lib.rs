@@ -440,6 +440,8 @@ pub fn fixture_policy(behaviour: &str) -> anyhow::Result<&'static [u8]> {
         "spin" => include_bytes!(env!("FIELDGUARD_TEST_POLICY_SPIN")),
         "short" => include_bytes!(env!("FIELDGUARD_TEST_POLICY_SHORT")),
         "hoard" => include_bytes!(env!("FIELDGUARD_TEST_POLICY_HOARD")),
+        "grow-table" => include_bytes!(env!("FIELDGUARD_TEST_POLICY_GROW_TABLE")),
+        "memories" => include_bytes!(env!("FIELDGUARD_TEST_POLICY_MEMORIES")),
         other => bail!("no fixture policy {other}"),
     })
 }

@@ -89,6 +89,10 @@ impl bindings::Guest for TestPolicy {
             "short"
         } else if cfg!(feature = "hoard") {
             "hoard"
+        } else if cfg!(feature = "grow-table") {
+            "grow-table"
+        } else if cfg!(feature = "memories") {
+            "memories"
         } else if cfg!(feature = "allow-all") {
             "allow-all"
         } else {
@@ -137,6 +141,14 @@ impl bindings::Guest for TestPolicy {
                 std::hint::black_box(&hoard);
             }
         }
+        // Had the table grown, everything would be allowed: the test would see it.
+        #[cfg(feature = "grow-table")]
+        if hostile::grow_table() != -1 {
+            return Answers {
+                reads: vec![ALLOW; reads.fields.len()],
+                acts: vec![ALLOW; acts.len()],
+            };
+        }
         if cfg!(feature = "short") {
             return Answers { reads: Vec::new(), acts: Vec::new() };
         }
@@ -165,6 +177,8 @@ impl bindings::Guest for TestPolicy {
             feature = "trap",
             feature = "spin",
             feature = "hoard",
+            feature = "grow-table",
+            feature = "memories",
             feature = "allow-all"
         )) {
             Visibility::All
@@ -172,5 +186,27 @@ impl bindings::Guest for TestPolicy {
             Visibility::None
         };
         vec![visibility; type_names.len()]
+    }
+}
+
+/// What Rust cannot write: the `grow-table` module imports this function, and the fixtures'
+/// build (`tests/build.rs`) replaces the import with a body that grows a table by 200 million
+/// elements and answers what `table.grow` answers (-1 when refused).
+#[cfg(feature = "grow-table")]
+mod hostile {
+    #[allow(unsafe_code)]
+    #[link(wasm_import_module = "fieldguard-test")]
+    unsafe extern "C" {
+        #[link_name = "grow-table"]
+        fn grow_table_import() -> i32;
+    }
+
+    /// Grows a table by 200 million elements (once rewritten): its old size, or -1.
+    pub fn grow_table() -> i32 {
+        // SAFETY: the import takes and returns nothing; the build gives it its body.
+        #[allow(unsafe_code)]
+        unsafe {
+            grow_table_import()
+        }
     }
 }

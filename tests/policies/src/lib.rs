@@ -9,6 +9,9 @@
 //! * `trap`, `spin`, `hoard`, `short`: a policy that traps, loops forever, grows its memory
 //!   without end, or answers fewer decisions than it was asked. The gateway must deny and
 //!   keep serving.
+//! * `grow-table`, `memories`: given by `tests/build.rs` what Rust cannot write: a call that
+//!   grows a table by 200 million elements, and three memories beside the module's own. The
+//!   gateway must bound both and keep serving.
 //! * `old-contract`: a policy built against the previous contract (`wit-0.1.0/`), which the
 //!   gateway must refuse at load, naming both versions.
 
