@@ -5,6 +5,7 @@
 //! the signing secret is generated once and kept in the data directory.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -23,6 +24,20 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// How log lines are written to standard error: `text` for people (coloured only at a
+    /// terminal), `json` for a log collector (one object per line). `RUST_LOG` sets what is
+    /// logged (default `fieldguard=info`).
+    #[arg(long, global = true, env = "FIELDGUARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per line, with the fields of the request's span (its id, trace id).
+    Json,
 }
 
 /// The subcommands.
@@ -194,6 +209,12 @@ pub struct StoreArgs {
     /// an RSA key, ES256 for a P-256 key, EdDSA for an Ed25519 key.
     #[arg(long, env = "FIELDGUARD_JWT_PUBLIC_KEY", conflicts_with = "jwt_secret")]
     pub jwt_public_key: Option<PathBuf>,
+    /// An identity provider's JSON Web Key Set, a file or an `https://` URL: tokens are
+    /// verified with the key their `kid` names (RS256, ES256, ES384 or EdDSA). Fetched on
+    /// first use, again when a token names an unknown key (at most every 5 s) and every 5
+    /// minutes.
+    #[arg(long, env = "FIELDGUARD_JWT_JWKS", conflicts_with_all = ["jwt_secret", "jwt_public_key"])]
+    pub jwt_jwks: Option<String>,
     /// The issuer tokens must name (`iss`), whatever their algorithm.
     #[arg(long, env = "FIELDGUARD_JWT_ISSUER")]
     pub jwt_issuer: Option<String>,
@@ -237,6 +258,11 @@ pub struct ServeArgs {
     /// default: browsers then call the API only from its own origin.
     #[arg(long = "cors-origin", env = "FIELDGUARD_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// Run only the documents of this list (Apollo's persisted query manifest, or a JSON
+    /// object of SHA-256 → document); clients send a document or its hash, anything else is
+    /// refused. The operator's requests are exempt.
+    #[arg(long, env = "FIELDGUARD_TRUSTED_DOCUMENTS")]
+    pub trusted_documents: Option<PathBuf>,
     /// What one request may ask.
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -266,6 +292,44 @@ pub struct LimitArgs {
     /// The largest request body without valid credentials, in bytes (`BODY_TOO_LARGE`).
     #[arg(long, env = "FIELDGUARD_MAX_ANONYMOUS_BODY_BYTES", default_value_t = 16 << 10)]
     pub max_anonymous_body_bytes: usize,
+    /// How long a caller may take to send a request body (`BODY_TIMEOUT`, HTTP 408): `30s`,
+    /// `500ms`, `2m`, or seconds.
+    #[arg(long, env = "FIELDGUARD_BODY_READ_TIMEOUT", default_value = "30s", value_parser = duration)]
+    pub body_read_timeout: Duration,
+    /// How long a request may take to be answered once read (`REQUEST_TIMEOUT`, HTTP 504; a
+    /// write in progress rolls back).
+    #[arg(long, env = "FIELDGUARD_REQUEST_TIMEOUT", default_value = "30s", value_parser = duration)]
+    pub request_timeout: Duration,
+    /// How long a connection may take to send a request head, from when it opens or last
+    /// answered: slow headers and idle keep-alive connections are closed after it.
+    #[arg(long, env = "FIELDGUARD_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = duration)]
+    pub header_read_timeout: Duration,
+    /// How many connections may be open at once; past it the oldest idle ones are closed
+    /// (default: the process's limit of open files less 128, at most 10,000).
+    #[arg(long, env = "FIELDGUARD_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// How long shutdown (SIGTERM, Ctrl-C) waits for the requests in flight.
+    #[arg(long, env = "FIELDGUARD_DRAIN_TIMEOUT", default_value = "30s", value_parser = duration)]
+    pub drain_timeout: Duration,
+}
+
+/// A duration flag: a number with `ms`, `s` or `m`, or a bare number of seconds.
+fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, "s"), |at| (&text[..at], text[at..].trim()));
+    let number: u64 =
+        number.parse().map_err(|_| format!("`{text}` is not a duration such as 30s"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(number)),
+        "s" => Ok(Duration::from_secs(number)),
+        "m" => Ok(Duration::from_secs(number * 60)),
+        _ => Err(format!("`{text}`: the unit is ms, s or m")),
+    }
+    .and_then(|d| {
+        if d.is_zero() { Err("a timeout of zero would refuse everything".into()) } else { Ok(d) }
+    })
 }
 
 impl LimitArgs {
@@ -278,7 +342,20 @@ impl LimitArgs {
         limits.max_complexity = self.max_complexity;
         limits.max_body_bytes = self.max_body_bytes;
         limits.max_anonymous_body_bytes = self.max_anonymous_body_bytes;
+        limits.body_read_timeout = self.body_read_timeout;
+        limits.request_timeout = self.request_timeout;
         limits
+    }
+
+    /// The bounds on connections these flags set.
+    pub fn connections(&self) -> crate::http::connections::ConnectionLimits {
+        crate::http::connections::ConnectionLimits {
+            header_read_timeout: self.header_read_timeout,
+            max_connections: self
+                .max_connections
+                .unwrap_or_else(crate::http::connections::default_max_connections),
+            drain_timeout: self.drain_timeout,
+        }
     }
 }
 
@@ -365,6 +442,9 @@ impl StoreArgs {
     }
 
     fn verifier(&self) -> Result<(Authenticator, bool), Error> {
+        if let Some(location) = &self.jwt_jwks {
+            return Ok((Authenticator::jwks(crate::http::jwks::KeySet::new(location)), false));
+        }
         if let Some(path) = &self.jwt_public_key {
             let pem = std::fs::read(path).map_err(|cause| Error::Io {
                 what: format!("reading the public key {}", path.display()),

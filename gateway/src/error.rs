@@ -40,6 +40,14 @@ pub enum Error {
     /// sends the document with its hash (Apollo's automatic persisted queries).
     #[error("PersistedQueryNotFound")]
     PersistedQueryNotFound,
+    /// The gateway runs only trusted documents, and the request's is not one.
+    #[error("{message}")]
+    NotTrusted {
+        /// `PERSISTED_QUERY_NOT_IN_LIST` (an unknown hash) or `QUERY_NOT_IN_SAFELIST`.
+        code: &'static str,
+        /// What was refused.
+        message: String,
+    },
     /// The change would break an invariant, and says which.
     #[error("{0}")]
     Conflict(String),
@@ -93,7 +101,7 @@ impl Error {
             Self::NotFound(_) => "NOT_FOUND",
             Self::InvalidInput(_) => "INVALID_INPUT",
             Self::Conflict(_) => "CONFLICT",
-            Self::Limit { code, .. } => code,
+            Self::Limit { code, .. } | Self::NotTrusted { code, .. } => code,
             Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             Self::PolicyRejected { .. } => "POLICY_REJECTED",
             Self::InvalidPolicy(_)

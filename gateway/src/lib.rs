@@ -13,6 +13,7 @@
 //! * [`store`]: where data is stored and read: entities, migrations, visibility as SQL,
 //!   batched loaders.
 //! * [`events`]: team events, published when a write commits, for subscribers.
+//! * [`metrics`]: what an operator scrapes at `/metrics`.
 //! * [`demo`]: the demo data.
 //! * [`config`]: flags and environment variables.
 //! * [`cli`]: the command line (`fieldguard serve`, `fieldguard policy deploy`, …).
@@ -26,6 +27,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod store;
 
 use std::future::Future;
@@ -60,6 +62,7 @@ impl AppState {
             persisted: Default::default(),
             cors: Default::default(),
             limits: Arc::new(limits),
+            connections: Default::default(),
             db,
             policy,
             schema,
@@ -86,6 +89,20 @@ impl AppState {
         self
     }
 
+    /// The same state, running only these trusted documents.
+    #[must_use]
+    pub fn with_trusted_documents(mut self, documents: http::persisted::PersistedQueries) -> Self {
+        self.persisted = Arc::new(documents);
+        self
+    }
+
+    /// The same state, with these bounds on connections.
+    #[must_use]
+    pub fn with_connections(mut self, connections: http::connections::ConnectionLimits) -> Self {
+        self.connections = connections;
+        self
+    }
+
     /// The same state, letting these browser origins call the API.
     #[must_use]
     pub fn with_cors(mut self, origins: http::cors::Origins) -> Self {
@@ -95,17 +112,12 @@ impl AppState {
 }
 
 /// Serves the gateway on `listener` until `shutdown` completes, then finishes the requests in
-/// flight.
+/// flight (within the drain timeout).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let draining = state.draining.clone();
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            draining.store(true, std::sync::atomic::Ordering::Relaxed);
-        })
-        .await
+    let (limits, draining) = (state.connections.clone(), state.draining.clone());
+    http::connections::serve(listener, app(state), limits, draining, shutdown).await
 }

@@ -19,27 +19,15 @@
 use std::time::{Duration, Instant};
 
 use fieldguard::authz::LoadedPolicy;
-use fieldguard::demo::Seeder;
 use fieldguard_e2e::Sqlite;
+use fieldguard_e2e::bench::{RUNNERS, WORKFLOWS, WORKFLOWS_QUERY as QUERY};
 
 /// The gateway under measure, on SQLite.
 type TestServer = fieldguard_e2e::TestServer<Sqlite>;
-use sea_orm::TransactionTrait;
-
-const QUERY: &str = "{ team { workflows(first: 1000) { totalCount nodes { \
-    id name currentVersion schedule webhookEnabled loggingEnabled \
-    securityGroup { name } orchestrator { name } queue { status } executionLogs { level } } } } }";
-
-const WORKFLOWS: usize = 1000;
 
 const RUNNER_QUERY: &str = "{ team { botRunners(first: 1000) { nodes { \
     id machineName approvalState lastSeenAt rdpCredentialsSet rdpUsername \
     securityGroups { id } } } } }";
-
-/// Runners generated, each in its own set of the generated groups.
-const RUNNERS: usize = 1000;
-/// Groups generated for them: 2^10 sets are enough for 1,000 distinct ones.
-const RUNNER_GROUPS: usize = 10;
 
 fn median(samples: &mut [Duration]) -> Duration {
     samples.sort_unstable();
@@ -56,32 +44,8 @@ async fn main() -> anyhow::Result<()> {
     let wasm = TestServer::start().await?;
     let native = wasm.beside(LoadedPolicy::allow_all()).await?;
 
-    // The demo has 7 workflows in Acme; add enough for 1,000, spread over its groups.
-    let tx = wasm.state.db.begin().await?;
-    let seeder = Seeder { db: &tx, sealer: &wasm.state.sealer };
-    for n in 0..WORKFLOWS - 7 {
-        let (orchestrator, group) = match n % 3 {
-            0 => (1, Some(1)),
-            1 => (2, Some(2)),
-            _ => (2, Some(3)),
-        };
-        seeder
-            .workflow(1, orchestrator, &format!("Generated {n}"), group, Some("0 * * * *"), 1, 5)
-            .await?;
-    }
-    // 1,000 bot runners, runner n in the groups of the bits of n + 1: no two alike.
-    let mut groups = Vec::new();
-    for g in 0..RUNNER_GROUPS {
-        groups.push(seeder.group(1, &format!("Generated group {g}"), "bench", None).await?);
-    }
-    for n in 0..RUNNERS {
-        let set: Vec<i32> = (0..RUNNER_GROUPS)
-            .filter(|bit| (n + 1) & (1 << bit) != 0)
-            .filter_map(|bit| groups.get(bit).copied())
-            .collect();
-        seeder.bot_runner(1, &format!("generated-{n}"), &set).await?;
-    }
-    tx.commit().await?;
+    fieldguard_e2e::bench::more_workflows(&wasm).await?;
+    fieldguard_e2e::bench::distinct_bot_runners(&wasm).await?;
 
     let who = "olivia.owner@acme.test";
     for server in [&wasm, &native] {

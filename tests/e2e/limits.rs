@@ -135,3 +135,149 @@ async fn every_abusive_request_is_refused_with_its_code_while_a_normal_client_is
     anyhow::ensure!(slowest < Duration::from_secs(2), "a normal answer took {slowest:?}");
     Ok(())
 }
+
+/// Reads from `stream` until the server closes it (or `within` passes): whether it closed,
+/// and what it sent first.
+async fn closed_by_server(
+    stream: &mut tokio::net::TcpStream,
+    within: Duration,
+) -> anyhow::Result<(bool, String)> {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let read_all = async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return true,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+            }
+        }
+    };
+    let closed = tokio::time::timeout(within, read_all).await.unwrap_or(false);
+    Ok((closed, String::from_utf8_lossy(&received).into_owned()))
+}
+
+/// A server whose connection and request bounds are tight enough to reach in a test.
+async fn tightly_bounded(
+    header_read_timeout: Duration,
+    max_connections: usize,
+) -> anyhow::Result<TestServer> {
+    let mut limits = fieldguard::http::limits::Limits::default();
+    limits.body_read_timeout = Duration::from_millis(300);
+    limits.request_timeout = Duration::from_millis(1);
+    let connections = fieldguard::http::connections::ConnectionLimits {
+        header_read_timeout,
+        max_connections,
+        drain_timeout: Duration::from_secs(5),
+    };
+    TestServer::configured(|state| state.with_limits(limits).with_connections(connections)).await
+}
+
+#[tokio::test]
+async fn idle_connections_and_slow_headers_are_closed_after_the_header_timeout()
+-> anyhow::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let server = tightly_bounded(Duration::from_millis(500), 100).await?;
+    let address = server.url.trim_start_matches("http://").to_owned();
+
+    // A connection that says nothing.
+    let mut idle = tokio::net::TcpStream::connect(&address).await?;
+    let (closed, _) = closed_by_server(&mut idle, Duration::from_secs(5)).await?;
+    anyhow::ensure!(closed, "an idle connection was still open after 5 s");
+
+    // A connection trickling its request head, a byte every 100 ms.
+    let mut slow = tokio::net::TcpStream::connect(&address).await?;
+    let head =
+        b"GET /healthz HTTP/1.1\r\nHost: fieldguard\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    let started = Instant::now();
+    for byte in head {
+        if slow.write_all(&[*byte]).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (closed, sent) = closed_by_server(&mut slow, Duration::from_secs(5)).await?;
+    anyhow::ensure!(closed, "a slow request head kept its connection open");
+    anyhow::ensure!(!sent.contains("200 OK"), "a slow request head was answered: {sent}");
+    anyhow::ensure!(
+        started.elapsed() < Duration::from_secs(12),
+        "closed only after the whole head"
+    );
+
+    // A connection kept alive after its answer is closed once idle for the timeout too.
+    let mut kept = tokio::net::TcpStream::connect(&address).await?;
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: fieldguard\r\n\r\n").await?;
+    let (closed, sent) = closed_by_server(&mut kept, Duration::from_secs(5)).await?;
+    anyhow::ensure!(sent.starts_with("HTTP/1.1 200"), "the first request was answered: {sent}");
+    anyhow::ensure!(closed, "a kept-alive idle connection was still open after 5 s");
+
+    let (status, _, _) = server.get("/healthz").await?;
+    anyhow::ensure!(status == 200, "health after the slow clients");
+    Ok(())
+}
+
+#[tokio::test]
+async fn past_the_connection_limit_the_oldest_idle_connections_make_room() -> anyhow::Result<()> {
+    let server = tightly_bounded(Duration::from_secs(60), 20).await?;
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let mut idle = Vec::new();
+    for _ in 0..60 {
+        idle.push(tokio::net::TcpStream::connect(&address).await?);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Sixty idle connections against a limit of twenty (and a header timeout of a minute):
+    // the server still answers, at once.
+    for _ in 0..5 {
+        let started = Instant::now();
+        let (status, _, _) = server.get("/healthz").await?;
+        anyhow::ensure!(status == 200, "health past the connection limit");
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(2),
+            "health took {:?}",
+            started.elapsed()
+        );
+    }
+    let mut closed = Vec::new();
+    for stream in &mut idle {
+        closed.push(closed_by_server(stream, Duration::from_millis(50)).await?.0);
+    }
+    let count = closed.iter().filter(|closed| **closed).count();
+    anyhow::ensure!(count >= 40, "only {count} of 60 idle connections were closed");
+    anyhow::ensure!(
+        closed.first() == Some(&true) && closed.last() == Some(&false),
+        "the oldest idle connections are closed first: {closed:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_and_a_request_past_its_deadline_are_refused_with_their_codes()
+-> anyhow::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let server = tightly_bounded(Duration::from_secs(10), 100).await?;
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let token = server.token(OWNER)?.to_owned();
+
+    // Headers promise 100 bytes; 10 come.
+    let mut slow = tokio::net::TcpStream::connect(&address).await?;
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: fieldguard\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"query\":"
+    );
+    slow.write_all(head.as_bytes()).await?;
+    let (_, sent) = closed_by_server(&mut slow, Duration::from_secs(5)).await?;
+    anyhow::ensure!(sent.starts_with("HTTP/1.1 408"), "a body that never came: {sent}");
+    anyhow::ensure!(sent.contains("\"BODY_TIMEOUT\""), "a body that never came: {sent}");
+
+    // A page of 1,000 workflows cannot be answered within a millisecond.
+    let page = "{ team { workflows(first: 1000) { nodes { id name versions { number } } } } }";
+    let reply = server.query(OWNER, page).await?;
+    ensure(
+        reply.status == 504 && reply.first_code().as_deref() == Some("REQUEST_TIMEOUT"),
+        "a request past its deadline",
+        &reply,
+    )?;
+    let (status, _, _) = server.get("/healthz").await?;
+    anyhow::ensure!(status == 200, "health after the timeouts");
+    Ok(())
+}

@@ -374,3 +374,59 @@ async fn readiness_notices_a_deleted_database_file() -> anyhow::Result<()> {
     anyhow::ensure!(status == 200, "liveness is unchanged: {status}");
     Ok(())
 }
+
+/// With trusted documents, a client runs a listed document by its hash or as text; anything
+/// else is refused with its own code, and nothing a client sends is learned. The platform
+/// operator's requests are exempt.
+#[tokio::test]
+async fn with_trusted_documents_only_the_listed_ones_run() -> anyhow::Result<()> {
+    use fieldguard::http::auth::OperatorToken;
+    use fieldguard::http::persisted::PersistedQueries;
+    let listed = "query Me { me { email } }";
+    let hash = format!("{:x}", Sha256::digest(listed.as_bytes()));
+    let manifest = json!({ "format": "apollo-persisted-query-manifest", "version": 1,
+        "operations": [{ "id": hash, "name": "Me", "type": "query", "body": listed }] });
+    let trusted = PersistedQueries::trusted(&manifest.to_string())?;
+    let operator = "an-operator-token-of-32-characters!!";
+    let server = TestServer::configured(|state| {
+        state.with_trusted_documents(trusted).with_operator(OperatorToken::new(operator).ok())
+    })
+    .await?;
+    let bearer = format!("Bearer {}", server.token(OWNER)?);
+    let auth = [("authorization", bearer.as_str())];
+    let by_hash = |hash: &str| json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } });
+
+    let reply = server.post(&auth, &by_hash(&hash).to_string()).await?;
+    ensure(reply.data(&["me", "email"]) == OWNER, "the listed document by its hash", &reply)?;
+    let reply = server.post(&auth, &json!({ "query": listed }).to_string()).await?;
+    ensure(reply.data(&["me", "email"]) == OWNER, "the listed document as text", &reply)?;
+
+    let other = "{ team { name } }";
+    let other_hash = format!("{:x}", Sha256::digest(other.as_bytes()));
+    let mut registering = by_hash(&other_hash);
+    registering["query"] = json!(other);
+    for (what, body, code) in [
+        ("another document", json!({ "query": other }), "QUERY_NOT_IN_SAFELIST"),
+        ("another document with its hash", registering, "QUERY_NOT_IN_SAFELIST"),
+        ("then its hash alone", by_hash(&other_hash), "PERSISTED_QUERY_NOT_IN_LIST"),
+        (
+            "introspection",
+            json!({ "query": "{ __schema { queryType { name } } }" }),
+            "QUERY_NOT_IN_SAFELIST",
+        ),
+    ] {
+        let reply = server.post(&auth, &body.to_string()).await?;
+        ensure(
+            reply.first_code().as_deref() == Some(code) && reply.body.get("data").is_none(),
+            what,
+            &reply,
+        )?;
+    }
+    let reply = server
+        .post(
+            &[("authorization", &format!("Bearer {operator}"))],
+            &json!({ "query": "{ policyVersions { hash } }" }).to_string(),
+        )
+        .await?;
+    ensure(reply.errors().is_empty(), "the operator's own documents", &reply)
+}

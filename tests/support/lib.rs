@@ -2,6 +2,7 @@
 //! holding the demo data — SQLite or PostgreSQL ([`Backend`]) — and a client that speaks to it
 //! over HTTP.
 
+pub mod bench;
 pub mod postgres;
 
 use std::collections::HashMap;
@@ -251,7 +252,10 @@ impl<B: Backend> TestServer<B> {
             state,
             statements,
             tokens,
-            client: reqwest::Client::new(),
+            // Kept idle for less than the server's header timeout (10 s) before it closes them.
+            client: reqwest::Client::builder()
+                .pool_idle_timeout(std::time::Duration::from_secs(5))
+                .build()?,
             dir,
             database_url,
             owns_dir: true,

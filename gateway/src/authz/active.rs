@@ -179,5 +179,6 @@ impl ActivePolicy {
             "policy in force"
         );
         self.current.store(policy);
+        crate::metrics::policy_swapped();
     }
 }

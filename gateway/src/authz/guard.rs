@@ -74,6 +74,11 @@ pub struct Explained {
     pub relations: Vec<&'static str>,
 }
 
+/// A decision as a metric's outcome.
+fn outcome(allowed: bool) -> &'static str {
+    if allowed { "allow" } else { "deny" }
+}
+
 fn relation_names(relations: super::Relation) -> Vec<&'static str> {
     use super::Relation as R;
     [
@@ -236,10 +241,12 @@ impl Guard {
                 .collect();
             shadow.compare(&self.principal, &subjects, &decisions, &shadowed);
         }
+        let mut counted = crate::metrics::Decisions::default();
         for ((class, field), decision) in asked.into_iter().zip(decisions) {
             let Some(entry) = state.classes.get_mut(class.0 as usize) else {
                 continue;
             };
+            counted.add("field", entry.resource.type_name, field, outcome(decision.is_allow()));
             if let Decision::Deny(reason) = decision
                 && tracing::enabled!(tracing::Level::DEBUG)
             {
@@ -264,6 +271,7 @@ impl Guard {
                 });
             }
         }
+        counted.record();
     }
 
     /// May the principal perform each of these actions, each on its resource? One policy call
@@ -290,8 +298,10 @@ impl Guard {
             shadow.compare(&self.principal, &subjects, &decisions, &shadowed);
         }
         let mut answers = vec![false; asked.len()];
+        let mut counted = crate::metrics::Decisions::default();
         for ((answer, (resource, action)), decision) in answers.iter_mut().zip(asked).zip(decisions)
         {
+            counted.add("action", resource.type_name, action.name, outcome(decision.is_allow()));
             if let Some(explained) = state.explained.as_mut() {
                 explained.push(Explained {
                     type_name: resource.type_name,
@@ -318,6 +328,7 @@ impl Guard {
                 ),
             }
         }
+        counted.record();
         answers
     }
 
@@ -335,6 +346,14 @@ impl Guard {
         let visibility =
             self.session(&mut state).visibility(&[type_name]).pop().unwrap_or(Visibility::None);
         state.visibilities.insert(type_name, visibility.clone());
+        let mut counted = crate::metrics::Decisions::default();
+        let seen = match visibility {
+            Visibility::All => "all",
+            Visibility::None => "none",
+            Visibility::Where(_) => "some",
+        };
+        counted.add("visibility", type_name, "", seen);
+        counted.record();
         if let Some(shadow) = &self.shadow {
             let shadowed = self
                 .shadow_session(&mut state, shadow)

@@ -14,7 +14,9 @@ use tokio::net::TcpListener;
 
 use crate::authz::LoadedPolicy;
 use crate::authz::watch::PolicyWatcher;
-use crate::config::{Cli, Command, ImportArgs, PolicyCommand, ServeArgs, StoreArgs, TokenArgs};
+use crate::config::{
+    Cli, Command, ImportArgs, LogFormat, PolicyCommand, ServeArgs, StoreArgs, TokenArgs,
+};
 use crate::http::auth::{Authenticator, OperatorToken};
 use crate::store::entity::{membership, team, user};
 use crate::{AppState, demo, graphql, store};
@@ -25,15 +27,19 @@ const DEMO_TOKEN_HOURS: u64 = 24 * 7;
 /// Runs the command line: `fieldguard …`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "fieldguard=info,tower_http=warn".into()),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => logs.json().with_current_span(false).with_span_list(true).init(),
         // Colour only for a person at a terminal, never into a log file.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        LogFormat::Text => {
+            logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
+        }
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -106,12 +112,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let operator = args.operator_token.as_deref().map(OperatorToken::new).transpose()?;
     let cors = crate::http::cors::Origins::parse(&args.cors_origins)?;
     let sealer = args.store.sealer()?;
+    let trusted = match &args.trusted_documents {
+        None => None,
+        Some(path) => {
+            let manifest = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the trusted documents {}", path.display()))?;
+            Some(crate::http::persisted::PersistedQueries::trusted(&manifest)?)
+        }
+    };
     // The address first: on a port in use nothing is migrated, seeded or printed.
     let listen = args.listen_address();
     let listener = TcpListener::bind(listen.as_str())
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
+    auth.load_keys().await?;
     let db = store::open(&config.database_url).await?;
     let auth = auth.bound_to(store::migration::instance_id(&db).await?);
     if args.demo {
@@ -121,7 +136,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::new(db, policy, auth, sealer)
         .with_operator(operator)
         .with_cors(cors)
-        .with_limits(args.limits.limits());
+        .with_limits(args.limits.limits())
+        .with_connections(args.limits.connections());
+    let state = match trusted {
+        Some(trusted) => {
+            tracing::info!(
+                documents = trusted.trusted_count().unwrap_or_default(),
+                "only trusted documents run"
+            );
+            state.with_trusted_documents(trusted)
+        }
+        None => state,
+    };
     // The version deployed to the database is in force, unless a policy file is given: the
     // developer's loop then wins until the next deploy or activation.
     if args.policy.is_some() {

@@ -1,13 +1,15 @@
 //! Authentication: bearer JWTs, and which team a request acts in.
 //!
 //! Tokens are HS256 with a shared secret by default, or RS256, ES256 or EdDSA verified with a
-//! public key (its kind chooses the algorithm). `exp` and `nbf` are checked with a small
+//! public key (its kind chooses the algorithm), or with the key an identity provider's JSON
+//! Web Key Set holds under the token's `kid` ([`super::jwks`]). `exp` and `nbf` are checked with a small
 //! leeway, the issuer and the audience when they are configured (whatever the algorithm), and
 //! a token whose header lists a critical extension is refused: this server knows none. The
 //! subject is the user's id; an optional `team` claim, overridden by the `X-Fieldguard-Team`
 //! header, chooses the acting team.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
@@ -78,13 +80,21 @@ struct Presented {
 
 /// Verifies tokens (and, with a shared secret, mints them).
 pub struct Authenticator {
-    decoding: DecodingKey,
+    keys: Keys,
     encoding: Option<EncodingKey>,
     validation: Validation,
     issuer: Option<String>,
     audience: Option<String>,
     user_claim: Option<String>,
     database: Option<String>,
+}
+
+/// What verifies a token's signature.
+enum Keys {
+    /// One key, of the validation's algorithm.
+    Fixed(DecodingKey),
+    /// The key of an identity provider's set named by the token's `kid`.
+    Set(Arc<super::jwks::KeySet>),
 }
 
 /// The checks every algorithm gets.
@@ -101,7 +111,7 @@ impl Authenticator {
     /// HS256 with a shared secret.
     pub fn hs256(secret: &[u8]) -> Self {
         Self {
-            decoding: DecodingKey::from_secret(secret),
+            keys: Keys::Fixed(DecodingKey::from_secret(secret)),
             encoding: Some(EncodingKey::from_secret(secret)),
             validation: validation(Algorithm::HS256),
             issuer: None,
@@ -136,9 +146,34 @@ impl Authenticator {
         ))
     }
 
+    /// Verifies with the keys of an identity provider's JSON Web Key Set, each key by its own
+    /// algorithm. Such an authenticator cannot mint tokens.
+    pub fn jwks(set: super::jwks::KeySet) -> Self {
+        let mut authenticator = Self::verifying(DecodingKey::from_secret(&[]), Algorithm::RS256);
+        authenticator.keys = Keys::Set(Arc::new(set));
+        authenticator
+    }
+
+    /// Loads the identity provider's key set, if this authenticator uses one, and says how
+    /// many keys it holds. A file that does not load is an error; a URL that does not answer
+    /// is logged, and tried again as tokens come (the provider may be down for a moment).
+    pub async fn load_keys(&self) -> Result<Option<usize>, Error> {
+        match &self.keys {
+            Keys::Fixed(_) => Ok(None),
+            Keys::Set(set) => match set.refresh().await {
+                Ok(keys) => Ok(Some(keys)),
+                Err(error) if set.is_remote() => {
+                    tracing::warn!(%error, "tokens are refused until the identity provider's keys load");
+                    Ok(Some(0))
+                }
+                Err(error) => Err(error),
+            },
+        }
+    }
+
     fn verifying(decoding: DecodingKey, algorithm: Algorithm) -> Self {
         Self {
-            decoding,
+            keys: Keys::Fixed(decoding),
             encoding: None,
             validation: validation(algorithm),
             issuer: None,
@@ -184,7 +219,21 @@ impl Authenticator {
         self
     }
 
-    /// Checks a bearer token and says whom it names.
+    /// Checks a bearer token and says whom it names, first fetching the identity provider's
+    /// key set again when it is stale or lacks the token's key (rotated keys).
+    pub async fn verify_fresh(&self, token: &str) -> Result<Identity, Error> {
+        if let Keys::Set(set) = &self.keys {
+            let kid = jsonwebtoken::decode_header(token).ok().and_then(|header| header.kid);
+            if set.wants_refresh(kid.as_deref())
+                && let Err(error) = set.refresh().await
+            {
+                tracing::warn!(%error, "could not refresh the identity provider's keys");
+            }
+        }
+        self.verify(token)
+    }
+
+    /// Checks a bearer token with the keys held now and says whom it names.
     pub fn verify(&self, token: &str) -> Result<Identity, Error> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| Error::Unauthenticated(format!("the token is malformed: {e}")))?;
@@ -194,14 +243,35 @@ impl Authenticator {
                 critical.join(", ")
             )));
         }
-        let data = decode::<Presented>(token, &self.decoding, &self.validation).map_err(|e| {
+        let from_set;
+        let (decoding, validation) = match &self.keys {
+            Keys::Fixed(key) => (key, std::borrow::Cow::Borrowed(&self.validation)),
+            Keys::Set(set) => {
+                from_set = set.key(header.kid.as_deref()).ok_or_else(|| {
+                    Error::Unauthenticated(match &header.kid {
+                        Some(kid) => {
+                            format!(
+                                "the token's key `{kid}` is not in the identity provider's key set"
+                            )
+                        }
+                        None => "the token names no key (`kid`), and the identity provider's \
+                                 key set holds several"
+                            .into(),
+                    })
+                })?;
+                let mut validation = self.validation.clone();
+                validation.algorithms = vec![from_set.algorithm];
+                (&from_set.decoding, std::borrow::Cow::Owned(validation))
+            }
+        };
+        let data = decode::<Presented>(token, decoding, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             Error::Unauthenticated(match e.kind() {
                 ErrorKind::ExpiredSignature => "the token has expired".into(),
                 ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)".into(),
                 ErrorKind::InvalidSignature => "the token's signature is not valid".into(),
                 ErrorKind::InvalidAlgorithm => {
-                    format!("the token is not signed with {:?}", self.validation.algorithms)
+                    format!("the token is not signed with {:?}", validation.algorithms)
                 }
                 ErrorKind::InvalidIssuer => format!(
                     "the token's issuer is not {}",

@@ -10,6 +10,7 @@
 //! expansion.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use async_graphql::parser::types::{
     ExecutableDocument, Field, OperationDefinition, OperationType, Selection, SelectionSet,
@@ -53,6 +54,10 @@ pub struct Limits {
     /// The largest request body read from a caller without (enough for GraphiQL's
     /// introspection, which is all such a caller may run).
     pub max_anonymous_body_bytes: usize,
+    /// How long a caller may take to send the body of a request.
+    pub body_read_timeout: Duration,
+    /// How long a request may take to be answered once its body is read.
+    pub request_timeout: Duration,
     /// Every field of every object and interface type: the type it returns, and whether it
     /// answers a page (a `…Connection`).
     fields_of: HashMap<String, HashMap<String, (String, bool)>>,
@@ -67,6 +72,8 @@ impl Default for Limits {
             max_complexity: 500_000,
             max_body_bytes: 1 << 20,
             max_anonymous_body_bytes: 16 << 10,
+            body_read_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30),
             fields_of: HashMap::new(),
         }
     }
@@ -111,6 +118,30 @@ impl Limits {
         Error::Limit {
             code: "BODY_TOO_LARGE",
             message: format!("a request body{whose} is at most {limit} bytes"),
+        }
+    }
+
+    /// The refusal of a body that did not arrive within the body timeout.
+    pub fn body_too_slow(&self) -> Error {
+        Error::Limit {
+            code: "BODY_TIMEOUT",
+            message: format!(
+                "the request body did not arrive within {}",
+                seconds(self.body_read_timeout)
+            ),
+        }
+    }
+
+    /// The refusal of a request that was not answered within the request timeout; whatever
+    /// it was writing is rolled back.
+    pub fn too_slow(&self) -> Error {
+        Error::Limit {
+            code: "REQUEST_TIMEOUT",
+            message: format!(
+                "the request was not answered within {}; nothing it would have written is kept: \
+                 ask for less, or try again",
+                seconds(self.request_timeout)
+            ),
         }
     }
 
@@ -174,6 +205,15 @@ impl Limits {
             });
         }
         Ok(())
+    }
+}
+
+/// A duration as a person reads it: `30 s`, `250 ms`.
+fn seconds(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{} ms", duration.as_millis())
     }
 }
 

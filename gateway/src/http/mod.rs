@@ -11,12 +11,19 @@
 //! * `GET /graphql/ws`: subscriptions over WebSocket (`graphql-transport-ws`, or the older
 //!   `graphql-ws`), authenticated by the `connection_init` payload
 //!   (`{"Authorization": "Bearer <token>", "X-Fieldguard-Team": "<team id>"}`).
-//! * `GET /healthz`: liveness, with the policy in force; `GET /readyz`: readiness.
+//! * `GET /healthz`: liveness, with the policy in force; `GET /readyz`: readiness;
+//!   `GET /metrics`: the metrics ([`crate::metrics`]).
+//!
+//! Every request gets an id, a span and its metrics from [`observe`]; connections are
+//! accepted and bounded by [`connections`].
 
 pub mod auth;
+pub mod connections;
 pub mod cors;
 pub mod graphiql;
+pub mod jwks;
 pub mod limits;
+pub mod observe;
 pub mod persisted;
 pub mod protocol;
 
@@ -30,7 +37,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 
@@ -73,8 +80,10 @@ pub struct AppState {
     pub persisted: Arc<PersistedQueries>,
     /// The browser origins that may call the API.
     pub cors: cors::Origins,
-    /// What one document may ask.
+    /// What one document may ask, and how long its request may take.
     pub limits: Arc<limits::Limits>,
+    /// How many connections stay open, and for how long.
+    pub connections: connections::ConnectionLimits,
 }
 
 /// The routes of the gateway.
@@ -86,9 +95,11 @@ pub fn app(state: AppState) -> Router {
         .route("/graphiql/{asset}", get(graphiql::asset))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         // A bug that panics answers 500 to its own request; the connection and the server live on.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .layer(axum::middleware::from_fn(observe::observe))
         .with_state(state);
     match cors {
         Some(cors) => routes.layer(cors),
@@ -108,6 +119,26 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(
         json!({ "status": "ok", "policy": { "name": policy.info.name, "hash": policy.info.hash } }),
     )
+}
+
+/// The metrics, with the version in force and the database pool as they are now.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let policy = state.policy.current();
+    let pool = match state.db.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => {
+            let pool = state.db.get_sqlite_connection_pool();
+            Some((pool.size(), pool.num_idle() as u32, pool.options().get_max_connections()))
+        }
+        sea_orm::DbBackend::Postgres => {
+            let pool = state.db.get_postgres_connection_pool();
+            Some((pool.size(), pool.num_idle() as u32, pool.options().get_max_connections()))
+        }
+        _ => None,
+    };
+    let snapshot =
+        crate::metrics::Snapshot { policy: (&policy.info.name, &policy.info.hash), pool };
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], crate::metrics::render(&snapshot))
+        .into_response()
 }
 
 /// Whether the database answers, and, on SQLite, its file is still there: an open connection
@@ -155,11 +186,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// valid credentials (checked first, without the database).
 async fn graphql_post(
     State(state): State<AppState>,
+    Extension(observed): Extension<observe::Operation>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
     let Some(media) = Media::negotiate(accept(&headers)) else { return not_acceptable() };
-    let anonymous = !state.has_credentials(&headers);
+    let anonymous = !state.has_credentials(&headers).await;
     let limit =
         if anonymous { state.limits.max_anonymous_body_bytes } else { state.limits.max_body_bytes };
     let too_large = || {
@@ -173,9 +205,18 @@ async fn graphql_post(
     if declared.is_some_and(|length| length > limit as u64) {
         return too_large();
     }
-    let Ok(body) = axum::body::to_bytes(body, limit).await else { return too_large() };
+    let read =
+        tokio::time::timeout(state.limits.body_read_timeout, axum::body::to_bytes(body, limit));
+    let body = match read.await {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => return too_large(),
+        Err(_) => {
+            let error = state.limits.body_too_slow();
+            return protocol::refuse(media, StatusCode::REQUEST_TIMEOUT, &error);
+        }
+    };
     match Params::from_body(&headers, &body) {
-        Ok(params) => graphql(state, headers, media, params, false).await,
+        Ok(params) => within_deadline(state, headers, media, params, false, observed).await,
         Err(Refused { status, error }) => protocol::refuse(media, status, &error),
     }
 }
@@ -183,6 +224,7 @@ async fn graphql_post(
 /// `GET /graphql`: GraphiQL for a browser, the API for a client.
 async fn graphql_get(
     State(state): State<AppState>,
+    Extension(observed): Extension<observe::Operation>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -192,7 +234,7 @@ async fn graphql_get(
     }
     let Some(media) = Media::negotiate(accept(&headers)) else { return not_acceptable() };
     match Params::from_query_string(&query) {
-        Ok(params) => graphql(state, headers, media, params, true).await,
+        Ok(params) => within_deadline(state, headers, media, params, true, observed).await,
         Err(Refused { status, error }) => protocol::refuse(media, status, &error),
     }
 }
@@ -209,6 +251,28 @@ fn not_acceptable() -> Response {
     protocol::refuse(Media::Json, StatusCode::NOT_ACCEPTABLE, &error)
 }
 
+/// Runs a GraphQL request within the request timeout; past it, the request is dropped (a
+/// write in progress rolls back) and the answer is `REQUEST_TIMEOUT`.
+async fn within_deadline(
+    state: AppState,
+    headers: HeaderMap,
+    media: Media,
+    params: Params,
+    over_get: bool,
+    observed: observe::Operation,
+) -> Response {
+    let limits = state.limits.clone();
+    match tokio::time::timeout(
+        limits.request_timeout,
+        graphql(state, headers, media, params, over_get, observed),
+    )
+    .await
+    {
+        Ok(response) => response,
+        Err(_) => protocol::refuse(media, StatusCode::GATEWAY_TIMEOUT, &limits.too_slow()),
+    }
+}
+
 /// Runs a GraphQL request: its document (sent, or persisted earlier), then its caller.
 async fn graphql(
     state: AppState,
@@ -216,9 +280,11 @@ async fn graphql(
     media: Media,
     params: Params,
     over_get: bool,
+    observed: observe::Operation,
 ) -> Response {
     let refuse = |status, error: Error| protocol::refuse(media, status, &error);
-    let query = match state.persisted.resolve(params.query, params.extensions.as_ref()) {
+    let operator = state.operator_request(&headers).is_some();
+    let query = match state.persisted.resolve(params.query, params.extensions.as_ref(), operator) {
         Ok(query) => query,
         Err(error @ Error::PersistedQueryNotFound) => return refuse(StatusCode::OK, error),
         Err(error) => return refuse(StatusCode::BAD_REQUEST, error),
@@ -231,6 +297,9 @@ async fn graphql(
     let document = async_graphql::parser::parse_query(&query).ok();
     let operation =
         document.as_ref().and_then(|d| order::operation(d, params.operation_name.as_deref()));
+    if let Some(operation) = operation {
+        observed.set(operation.ty);
+    }
     if let (Some(document), Some(operation)) = (&document, operation)
         && let Err(error) = state.limits.check(document, operation, params.variables.as_ref())
     {
@@ -468,7 +537,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Guard, Er
     let token = value.to_str().ok().and_then(bearer).ok_or_else(|| {
         Error::Unauthenticated("the Authorization header is not `Bearer <token>`".into())
     })?;
-    let identity = state.auth.verify(token)?;
+    let identity = state.auth.verify_fresh(token).await?;
     let team = match headers.get(TEAM_HEADER) {
         None => identity.team,
         Some(value) => {
@@ -489,15 +558,15 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Guard, Er
 
 impl AppState {
     /// Whether the request carries credentials that verify (the operator's, or a valid
-    /// token), without asking the database.
-    fn has_credentials(&self, headers: &HeaderMap) -> bool {
+    /// token), without asking the database (an identity provider's keys may be fetched).
+    async fn has_credentials(&self, headers: &HeaderMap) -> bool {
         let Some(token) =
             headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer)
         else {
             return false;
         };
         self.operator.as_ref().is_some_and(|operator| operator.matches(token))
-            || self.auth.verify(token).is_ok()
+            || self.auth.verify_fresh(token).await.is_ok()
     }
 
     /// The operator's request data, when the request carries the operator token.

@@ -32,13 +32,12 @@ impl Media {
             return Some(Self::Json);
         };
         let (graphql, graphql_named) = quality(accept, GRAPHQL_RESPONSE);
-        let (json, json_named) = quality(accept, "application/json");
+        let (json, _) = quality(accept, "application/json");
         if graphql <= 0.0 && json <= 0.0 {
             None
         } else if graphql > json || (graphql == json && graphql_named) {
             Some(Self::GraphqlResponse)
         } else {
-            let _ = json_named;
             Some(Self::Json)
         }
     }

@@ -27,6 +27,7 @@ use super::{
     Check, Condition, Decision, Policy, Principal, Reason, Resource, Session, Target, Visibility,
 };
 use crate::error::Error;
+use crate::metrics;
 use lane::{SlowLane, unstalling};
 use numbers::Numbers;
 
@@ -287,19 +288,21 @@ impl WasmSession {
     /// Runs one bounded call; on any failure, logs it and throws the instance away.
     fn call<R>(
         &mut self,
-        what: &str,
+        what: &'static str,
         f: impl FnOnce(&mut Store<StoreData>, &bindings::Policy, &wit::Principal) -> wasmtime::Result<R>,
     ) -> Option<R> {
         if self.live.is_none() {
             let mut store = new_store(self.pre.engine());
             let pre = &self.pre;
-            match unstalling(&self.lane, || pre.instantiate(&mut store)) {
+            match unstalling(&self.lane, || timed("instantiate", || pre.instantiate(&mut store))) {
                 Some(Ok(policy)) => self.live = Some((store, policy)),
                 None => {
+                    metrics::policy_failure("overloaded");
                     tracing::warn!("the slow lane is full; denying without calling the policy");
                     return None;
                 }
                 Some(Err(error)) => {
+                    metrics::policy_failure("instantiate");
                     tracing::error!(%error, "could not instantiate the policy; denying");
                     return None;
                 }
@@ -308,7 +311,9 @@ impl WasmSession {
         let (store, policy) = self.live.as_mut()?;
         store.set_epoch_deadline(CALL_DEADLINE_TICKS);
         let principal = &self.principal;
-        let Some(answer) = unstalling(&self.lane, || f(store, policy, principal)) else {
+        let Some(answer) = unstalling(&self.lane, || timed(what, || f(store, policy, principal)))
+        else {
+            metrics::policy_failure("overloaded");
             tracing::warn!(
                 call = what,
                 "the slow lane is full; denying without calling the policy"
@@ -318,12 +323,23 @@ impl WasmSession {
         match answer {
             Ok(answer) => Some(answer),
             Err(error) => {
+                let interrupted =
+                    error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt);
+                metrics::policy_failure(if interrupted { "timeout" } else { "trap" });
                 tracing::error!(error = %format!("{error:#}"), call = what, "the policy failed; denying");
                 self.live = None;
                 None
             }
         }
     }
+}
+
+/// Runs `f`, a call into the policy, and records how long it took.
+fn timed<R>(call: &'static str, f: impl FnOnce() -> R) -> R {
+    let started = std::time::Instant::now();
+    let answer = f();
+    metrics::policy_call(call, started.elapsed());
+    answer
 }
 
 impl WasmSession {
@@ -423,6 +439,7 @@ impl Session for WasmSession {
                 answers
             }
             Some(answered) => {
+                metrics::policy_failure("malformed");
                 tracing::error!(
                     reads = read_at.len(),
                     acts = act_at.len(),
@@ -459,6 +476,7 @@ impl Session for WasmSession {
                     .collect()
             }
             Some(_) => {
+                metrics::policy_failure("malformed");
                 tracing::error!("the policy answered a malformed filter; hiding everything asked");
                 vec![Visibility::None; type_names.len()]
             }
