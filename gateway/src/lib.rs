@@ -45,7 +45,8 @@ use store::secrets::Sealer;
 
 impl AppState {
     /// The state of a gateway over `db`, enforcing `policy`, verifying tokens with `auth`,
-    /// sealing secrets with `sealer`.
+    /// sealing secrets with `sealer`. Its principal cache starts following the writes of
+    /// other processes on `db` (so this runs inside a Tokio runtime).
     pub fn new(
         db: DatabaseConnection,
         policy: LoadedPolicy,
@@ -63,6 +64,11 @@ impl AppState {
             cors: Default::default(),
             limits: Arc::new(limits),
             connections: Default::default(),
+            principals: {
+                let principals = Arc::new(store::principals::Principals::default());
+                principals.spawn_follower(db.clone());
+                principals
+            },
             db,
             policy,
             schema,

@@ -733,3 +733,41 @@ async fn a_module_built_for_another_contract_is_refused_naming_both_versions() -
     }
     Ok(())
 }
+
+/// Principals are kept between requests, and a write through another gateway on the same
+/// database reaches them within two seconds: a member suspended there is refused here, and
+/// back once reactivated.
+#[tokio::test]
+async fn a_change_made_through_another_gateway_applies_here_within_two_seconds()
+-> anyhow::Result<()> {
+    let here = TestServer::start().await?;
+    let there = here.beside(fieldguard::authz::LoadedPolicy::builtin()?).await?;
+    let nina = "nina.nogroup@acme.test";
+    // Kept here: several requests, one principal.
+    for _ in 0..3 {
+        anyhow::ensure!(my_teams(&here, nina).await?.status == 200, "nina signs in here");
+    }
+    let suspend = r#"mutation { suspendMember(memberId: "Membership:9") { suspended } }"#;
+    let reply = there.query(OWNER, suspend).await?;
+    ensure(reply.data(&["suspendMember", "suspended"]) == true, "suspended there", &reply)?;
+    let refused = my_teams(&there, nina).await?;
+    ensure(refused.status == 401, "refused at once where it was written", &refused)?;
+    let took = nina_answered(&here, 401).await?;
+    println!("a suspension through another gateway applied here after {took:?}");
+    let reactivate = r#"mutation { reactivateMember(memberId: "Membership:9") { suspended } }"#;
+    there.query(OWNER, reactivate).await?;
+    nina_answered(&here, 200).await?;
+    Ok(())
+}
+
+/// How long until Nina's requests to `server` are answered with `status` (at most 2 s).
+async fn nina_answered(server: &TestServer, status: u16) -> anyhow::Result<std::time::Duration> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(2) {
+        if my_teams(server, "nina.nogroup@acme.test").await?.status == status {
+            return Ok(started.elapsed());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    anyhow::bail!("Nina's requests still not answered {status} after 2 s")
+}

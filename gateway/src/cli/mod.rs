@@ -316,7 +316,7 @@ async fn import_members(args: ImportArgs) -> anyhow::Result<()> {
     let policy = load_policy(args.policy.as_deref())?;
     let principal = store::read::principal(&db, actor, Some(team)).await?;
     let guard = Guard::new(principal, std::sync::Arc::new(policy));
-    let mut write = Write::begin(&db, &WriteTurns::for_database(&db), &guard, None).await?;
+    let mut write = Write::begin(&db, &WriteTurns::for_database(&db), &guard, None, None).await?;
     let outcomes = import::import(&mut write, &csv).await?;
     write.commit().await?;
     let (mut invited, mut failed) = (0, 0);

@@ -12,6 +12,7 @@ use crate::authz::{ClassId, Guard, Resource};
 use crate::error::{Error, ResultExt};
 use crate::events::EventBus;
 use crate::store::loaders::Batcher;
+use crate::store::principals::Principals;
 use crate::store::secrets::Sealer;
 use crate::store::write::WriteTurns;
 
@@ -29,6 +30,8 @@ pub struct RequestData {
     pub bus: EventBus,
     /// What seals secrets before they are stored.
     pub sealer: Arc<Sealer>,
+    /// The principals the gateway keeps, forgotten when a write commits.
+    pub principals: Arc<Principals>,
 }
 
 impl RequestData {
@@ -39,9 +42,10 @@ impl RequestData {
         turns: WriteTurns,
         bus: EventBus,
         sealer: Arc<Sealer>,
+        principals: Arc<Principals>,
     ) -> Self {
         let loader = DataLoader::new(Batcher::new(db.clone(), guard.clone()), tokio::spawn);
-        Self { guard, loader, db, turns, bus, sealer }
+        Self { guard, loader, db, turns, bus, sealer, principals }
     }
 }
 

@@ -84,6 +84,8 @@ pub struct AppState {
     pub limits: Arc<limits::Limits>,
     /// How many connections stay open, and for how long.
     pub connections: connections::ConnectionLimits,
+    /// Principals kept between requests until a write commits (here or elsewhere).
+    pub principals: Arc<crate::store::principals::Principals>,
 }
 
 /// The routes of the gateway.
@@ -216,7 +218,11 @@ async fn graphql_post(
         }
     };
     match Params::from_body(&headers, &body) {
-        Ok(params) => within_deadline(state, headers, media, params, false, observed).await,
+        Ok(params) => {
+            let limits = state.limits.clone();
+            within_deadline(limits, media, graphql(state, headers, media, params, false, observed))
+                .await
+        }
         Err(Refused { status, error }) => protocol::refuse(media, status, &error),
     }
 }
@@ -234,7 +240,11 @@ async fn graphql_get(
     }
     let Some(media) = Media::negotiate(accept(&headers)) else { return not_acceptable() };
     match Params::from_query_string(&query) {
-        Ok(params) => within_deadline(state, headers, media, params, true, observed).await,
+        Ok(params) => {
+            let limits = state.limits.clone();
+            within_deadline(limits, media, graphql(state, headers, media, params, true, observed))
+                .await
+        }
         Err(Refused { status, error }) => protocol::refuse(media, status, &error),
     }
 }
@@ -251,23 +261,14 @@ fn not_acceptable() -> Response {
     protocol::refuse(Media::Json, StatusCode::NOT_ACCEPTABLE, &error)
 }
 
-/// Runs a GraphQL request within the request timeout; past it, the request is dropped (a
-/// write in progress rolls back) and the answer is `REQUEST_TIMEOUT`.
+/// The answer of a request, if it comes within the request timeout; past it, the request is
+/// dropped (a write in progress rolls back) and the answer is `REQUEST_TIMEOUT`.
 async fn within_deadline(
-    state: AppState,
-    headers: HeaderMap,
+    limits: Arc<limits::Limits>,
     media: Media,
-    params: Params,
-    over_get: bool,
-    observed: observe::Operation,
+    answer: impl std::future::Future<Output = Response>,
 ) -> Response {
-    let limits = state.limits.clone();
-    match tokio::time::timeout(
-        limits.request_timeout,
-        graphql(state, headers, media, params, over_get, observed),
-    )
-    .await
-    {
+    match tokio::time::timeout(limits.request_timeout, answer).await {
         Ok(response) => response,
         Err(_) => protocol::refuse(media, StatusCode::GATEWAY_TIMEOUT, &limits.too_slow()),
     }
@@ -552,7 +553,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Guard, Er
             .await?
             .ok_or_else(|| Error::Unauthenticated("the token names no known user".into()))?,
     };
-    let principal = crate::store::read::principal(&state.db, user, team).await?;
+    let principal = state.principals.get(&state.db, user, team).await?;
     Ok(Guard::new(principal, state.policy.current()).shadowed(state.lifecycle.shadow()))
 }
 
@@ -589,6 +590,7 @@ impl AppState {
             self.turns.clone(),
             self.bus.clone(),
             self.sealer.clone(),
+            self.principals.clone(),
         )
     }
 }

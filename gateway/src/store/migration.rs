@@ -30,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(DailyWork),
             Box::new(PolicyVersions),
             Box::new(DatabaseInstance),
+            Box::new(CommittedWrites),
         ]
     }
 }
@@ -407,6 +408,28 @@ impl MigrationTrait for DatabaseInstance {
                 "INSERT INTO database_instance (id) SELECT '{id}' \
                  WHERE NOT EXISTS (SELECT 1 FROM database_instance)"
             ),
+        )
+        .await
+    }
+}
+
+/// How many writes each team has committed: every gateway reads the total to learn that
+/// another process wrote (see [`super::principals`]).
+struct CommittedWrites;
+
+impl MigrationName for CommittedWrites {
+    fn name(&self) -> &str {
+        "m0006_committed_writes"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CommittedWrites {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run(
+            manager.get_connection(),
+            "CREATE TABLE IF NOT EXISTS committed_writes \
+             (team_id INTEGER PRIMARY KEY, writes BIGINT NOT NULL DEFAULT 0)",
         )
         .await
     }

@@ -6,6 +6,7 @@
 //! * [`migration`]: the schema, with the domain's invariants as constraints.
 //! * [`visibility`]: turns a policy's visibility into the SQL condition of a query.
 //! * [`read`]: the read services: pages, lookups by id, the principal of a request.
+//! * [`principals`]: principals kept between requests until a write commits.
 //! * [`write`]: the write services: one transaction per mutation, the invariants, the audit.
 //! * [`policies`]: deployed policy versions and the history of which one is in force.
 //! * [`secrets`]: sealed passwords, hashed tokens, the keys kept in the data directory.
@@ -16,6 +17,7 @@ pub mod entity;
 pub mod loaders;
 pub mod migration;
 pub mod policies;
+pub mod principals;
 pub mod read;
 pub mod secrets;
 pub mod visibility;

@@ -16,7 +16,9 @@ pub(crate) async fn begin<'a>(ctx: &Context<'a>) -> Result<Write<'a>> {
     let class = classify(ctx, Resource::plain("Mutation"))?;
     permit(ctx, class)?;
     let data = request(ctx)?;
-    Write::begin(&data.db, &data.turns, &data.guard, Some(&data.bus)).await.gql()
+    Write::begin(&data.db, &data.turns, &data.guard, Some(&data.bus), Some(&data.principals))
+        .await
+        .gql()
 }
 
 /// Commits a write and builds its answer from the row it returned.

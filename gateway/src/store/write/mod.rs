@@ -100,6 +100,7 @@ use serde_json::Value;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::entity::*;
+use super::principals::{self, Principals};
 use super::read;
 use super::visibility::Guarded;
 use crate::authz::{Action, Guard, Relation, Resource};
@@ -177,17 +178,20 @@ pub struct Write<'a> {
     txn: DatabaseTransaction,
     guard: &'a Guard,
     bus: Option<&'a EventBus>,
+    principals: Option<&'a Principals>,
     events: Vec<TeamEvent>,
     _turn: Option<OwnedMutexGuard<()>>,
 }
 
 impl<'a> Write<'a> {
-    /// Begins a write for the caller of `guard`; events go to `bus` on commit.
+    /// Begins a write for the caller of `guard`; on commit, events go to `bus` and the
+    /// `principals` kept are forgotten.
     pub async fn begin(
         db: &DatabaseConnection,
         turns: &WriteTurns,
         guard: &'a Guard,
         bus: Option<&'a EventBus>,
+        principals: Option<&'a Principals>,
     ) -> Result<Self, Error> {
         let turn = match &turns.turn {
             Some(turn) => Some(turn.clone().lock_owned().await),
@@ -200,7 +204,7 @@ impl<'a> Write<'a> {
                 .one(&txn)
                 .await?;
         }
-        Ok(Self { txn, guard, bus, events: Vec::new(), _turn: turn })
+        Ok(Self { txn, guard, bus, principals, events: Vec::new(), _turn: turn })
     }
 
     /// The transaction.
@@ -326,7 +330,12 @@ impl<'a> Write<'a> {
 
     /// Commits the write, then publishes its events.
     pub async fn commit(self) -> Result<(), Error> {
+        // Counted with the write itself, for the principals other gateways keep.
+        principals::count_write(&self.txn, self.team()).await?;
         self.txn.commit().await?;
+        if let Some(principals) = self.principals {
+            principals.written();
+        }
         if let Some(bus) = self.bus {
             bus.publish(self.events);
         }
