@@ -16,6 +16,10 @@
 //! Run: `cargo bench -p fieldguard-e2e --bench policy_overhead` (`ROUNDS=n` to change the
 //! number of alternating rounds, 40 by default).
 
+/// The allocator of the `fieldguard` binary, so that what is measured is what is served.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::{Duration, Instant};
 
 use fieldguard::authz::LoadedPolicy;

@@ -75,6 +75,8 @@ struct Open {
 #[derive(Default)]
 struct Registry {
     open: Mutex<BTreeMap<u64, Arc<Open>>>,
+    /// How many of them were asked to close.
+    closing: AtomicUsize,
     next: AtomicUsize,
 }
 
@@ -94,8 +96,11 @@ impl Registry {
     }
 
     fn remove(&self, id: u64) {
-        if let Ok(mut connections) = self.open.lock() {
-            connections.remove(&id);
+        if let Ok(mut connections) = self.open.lock()
+            && let Some(gone) = connections.remove(&id)
+            && gone.closing.load(Ordering::Relaxed)
+        {
+            self.closing.fetch_sub(1, Ordering::Relaxed);
         }
         crate::metrics::connections(-1);
     }
@@ -105,8 +110,7 @@ impl Registry {
     /// accept). Whether there is room once those have closed.
     fn make_room(&self, max: usize) -> bool {
         let Ok(connections) = self.open.lock() else { return false };
-        let staying = connections.values().filter(|c| !c.closing.load(Ordering::Relaxed)).count();
-        if staying < max {
+        if connections.len().saturating_sub(self.closing.load(Ordering::Relaxed)) < max {
             return true;
         }
         let wanted = (max / 8).max(1);
@@ -117,6 +121,7 @@ impl Registry {
             }
             if open.busy.load(Ordering::Relaxed) == 0 && !open.closing.swap(true, Ordering::Relaxed)
             {
+                self.closing.fetch_add(1, Ordering::Relaxed);
                 open.close.notify_one();
                 asked += 1;
             }

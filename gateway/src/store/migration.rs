@@ -30,7 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(DailyWork),
             Box::new(PolicyVersions),
             Box::new(DatabaseInstance),
-            Box::new(CommittedWrites),
+            Box::new(AccessChanges),
         ]
     }
 }
@@ -413,25 +413,71 @@ impl MigrationTrait for DatabaseInstance {
     }
 }
 
-/// How many writes each team has committed: every gateway reads the total to learn that
-/// another process wrote (see [`super::principals`]).
-struct CommittedWrites;
+/// A count of the changes to what a principal is made of (users, memberships and their
+/// products, teams, security groups and their members), kept by triggers, so that a change
+/// counts whatever made it: a mutation of any gateway, `fieldguard import-members`, or SQL
+/// run by hand. Every gateway reads it to know when the principals it keeps are out of date
+/// (see [`super::principals`]).
+struct AccessChanges;
 
-impl MigrationName for CommittedWrites {
+impl MigrationName for AccessChanges {
     fn name(&self) -> &str {
-        "m0006_committed_writes"
+        "m0006_access_changes"
     }
 }
 
+/// The tables a principal is read from.
+pub const ACCESS_TABLES: [&str; 6] = [
+    "users",
+    "memberships",
+    "membership_products",
+    "teams",
+    "security_groups",
+    "security_group_members",
+];
+
 #[async_trait::async_trait]
-impl MigrationTrait for CommittedWrites {
+impl MigrationTrait for AccessChanges {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
         run(
-            manager.get_connection(),
-            "CREATE TABLE IF NOT EXISTS committed_writes \
-             (team_id INTEGER PRIMARY KEY, writes BIGINT NOT NULL DEFAULT 0)",
+            db,
+            "CREATE TABLE IF NOT EXISTS access_changes \
+             (id INTEGER PRIMARY KEY, changes BIGINT NOT NULL DEFAULT 0); \
+             INSERT INTO access_changes (id, changes) SELECT 0, 0 \
+             WHERE NOT EXISTS (SELECT 1 FROM access_changes)",
         )
-        .await
+        .await?;
+        // Trigger bodies hold semicolons: each statement is sent whole.
+        let count = "UPDATE access_changes SET changes = changes + 1";
+        if db.get_database_backend() == DbBackend::Postgres {
+            db.execute_unprepared(&format!(
+                "CREATE OR REPLACE FUNCTION count_access_change() RETURNS trigger AS $$ \
+                 BEGIN {count}; RETURN NULL; END $$ LANGUAGE plpgsql"
+            ))
+            .await?;
+            for table in ACCESS_TABLES {
+                let name = format!("{table}_count_access_change");
+                db.execute_unprepared(&format!("DROP TRIGGER IF EXISTS {name} ON {table}")).await?;
+                db.execute_unprepared(&format!(
+                    "CREATE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE ON {table} \
+                     FOR EACH STATEMENT EXECUTE FUNCTION count_access_change()"
+                ))
+                .await?;
+            }
+        } else {
+            for table in ACCESS_TABLES {
+                for event in ["INSERT", "UPDATE", "DELETE"] {
+                    let name = format!("{table}_count_access_{}", event.to_lowercase());
+                    db.execute_unprepared(&format!(
+                        "CREATE TRIGGER IF NOT EXISTS {name} AFTER {event} ON {table} \
+                         BEGIN {count}; END"
+                    ))
+                    .await?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,20 +1,19 @@
 //! Principals kept between requests: who a user is to the policy in a team (roles, products,
-//! security groups) is read from the database once, then reused until a write changes the
-//! database, here or on another gateway.
+//! security groups) is read from the database once, then reused until what it is made of
+//! changes.
 //!
-//! Every write counts itself in `committed_writes` (per team, in its own transaction: see
-//! [`count_write`]). A write committed through this gateway empties the cache at once, so the
-//! next request of anyone it concerns reads them anew; a follower reads the total count every
-//! [`FOLLOW_EVERY`] and empties the cache when another process wrote, so a change made
-//! through another gateway (or `fieldguard import-members`) applies within that time. Any
-//! write empties the cache: whatever it changed, no principal outlives it.
+//! A write committed through this gateway empties the cache at once, so the next request of
+//! anyone it concerns reads them anew. Triggers count every change to the tables a principal
+//! is read from (`access_changes`, see [`super::migration`]); a follower reads the count every
+//! [`FOLLOW_EVERY`] and empties the cache when it moved, so a change made through another
+//! gateway, by `fieldguard import-members` or by hand in SQL applies within that time.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rustc_hash::FxHashMap;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 use crate::authz::Principal;
 use crate::error::Error;
@@ -72,7 +71,7 @@ impl Principals {
         }
     }
 
-    /// Follows the writes of other processes on `db` for as long as the cache lives.
+    /// Follows the changes other processes make on `db` for as long as the cache lives.
     pub fn spawn_follower(self: &Arc<Self>, db: DatabaseConnection) {
         let principals = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -80,7 +79,7 @@ impl Principals {
             loop {
                 tokio::time::sleep(FOLLOW_EVERY).await;
                 let Some(principals) = principals.upgrade() else { return };
-                match total_writes(&db).await {
+                match access_changes(&db).await {
                     Ok(total) => {
                         // The first count, too: a write may have come between a principal
                         // kept before it and the count.
@@ -91,7 +90,7 @@ impl Principals {
                     }
                     Err(error) => {
                         // Nothing known about other writers: keep nothing either.
-                        tracing::warn!(%error, "cannot read the count of writes");
+                        tracing::warn!(%error, "cannot read the count of access changes");
                         principals.written();
                         seen = None;
                     }
@@ -101,30 +100,13 @@ impl Principals {
     }
 }
 
-/// Counts a write of `team` in the transaction `db` that makes it.
-pub async fn count_write(db: &impl ConnectionTrait, team: i32) -> Result<(), Error> {
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => {
-            "INSERT INTO committed_writes (team_id, writes) VALUES ($1, 1) \
-             ON CONFLICT (team_id) DO UPDATE SET writes = committed_writes.writes + 1"
-        }
-        _ => {
-            "INSERT INTO committed_writes (team_id, writes) VALUES (?, 1) \
-             ON CONFLICT (team_id) DO UPDATE SET writes = committed_writes.writes + 1"
-        }
-    };
-    db.execute_raw(Statement::from_sql_and_values(backend, sql, [team.into()])).await?;
-    Ok(())
-}
-
-/// Every write counted so far, in every team.
-async fn total_writes(db: &DatabaseConnection) -> Result<i64, Error> {
+/// How many changes to access data the database has counted.
+async fn access_changes(db: &DatabaseConnection) -> Result<i64, Error> {
     let backend = db.get_database_backend();
     let row = db
         .query_one_raw(Statement::from_string(
             backend,
-            "SELECT CAST(COALESCE(SUM(writes), 0) AS BIGINT) FROM committed_writes",
+            "SELECT CAST(MAX(changes) AS BIGINT) FROM access_changes",
         ))
         .await?;
     Ok(row.map(|row| row.try_get_by_index::<i64>(0)).transpose()?.unwrap_or(0))

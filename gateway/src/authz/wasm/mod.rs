@@ -112,6 +112,46 @@ pub struct WasmPolicy {
     numbers: Arc<Numbers>,
     /// The texts of its reason codes: code `n` is the `n - 1`th.
     reasons: Vec<String>,
+    /// Instances that served a session without failing, ready for the next one.
+    idle: Arc<Idle>,
+}
+
+/// A live instance of a policy, and how many sessions it has served.
+struct Live {
+    store: Store<StoreData>,
+    policy: bindings::Policy,
+    sessions: u32,
+}
+
+/// The most instances of one version kept idle between sessions.
+const MAX_IDLE: usize = 64;
+/// How many sessions one instance serves before it is thrown away: whatever a policy keeps
+/// in its memory between calls, it starts afresh now and then.
+const MAX_SESSIONS: u32 = 10_000;
+
+/// Instances kept between sessions. A fresh instance costs a slot of the pool, page faults on
+/// its first calls and the return of its pages when dropped (with a flush of every core's
+/// page tables): tens of microseconds a request. A kept one costs a lock. An instance that
+/// failed is never kept.
+#[derive(Default)]
+struct Idle(std::sync::Mutex<Vec<Live>>);
+
+impl Idle {
+    fn take(&self) -> Option<Live> {
+        self.0.lock().ok()?.pop()
+    }
+
+    fn keep(&self, mut live: Live) {
+        live.sessions += 1;
+        if live.sessions >= MAX_SESSIONS {
+            return;
+        }
+        if let Ok(mut idle) = self.0.lock()
+            && idle.len() < MAX_IDLE
+        {
+            idle.push(live);
+        }
+    }
 }
 
 /// The most reason texts a version may give, and the longest one kept.
@@ -167,6 +207,7 @@ impl WasmPolicy {
             lane: Arc::new(SlowLane::new()),
             numbers: Arc::default(),
             reasons: reasons.iter().take(MAX_REASONS).map(|r| shown(r, MAX_REASON)).collect(),
+            idle: Arc::default(),
         })
     }
 
@@ -266,6 +307,7 @@ impl Policy for WasmPolicy {
             live: None,
             lane: self.lane.clone(),
             numbers: self.numbers.clone(),
+            idle: self.idle.clone(),
         })
     }
 
@@ -274,14 +316,23 @@ impl Policy for WasmPolicy {
     }
 }
 
-/// One principal's conversation with a policy: an instance created on first use, dropped
-/// after any failure.
+/// One principal's conversation with a policy: an instance taken (or created) on first use,
+/// dropped after any failure, kept for the next session otherwise.
 struct WasmSession {
     pre: bindings::PolicyPre<StoreData>,
     principal: wit::Principal,
-    live: Option<(Store<StoreData>, bindings::Policy)>,
+    live: Option<Live>,
     lane: Arc<SlowLane>,
     numbers: Arc<Numbers>,
+    idle: Arc<Idle>,
+}
+
+impl Drop for WasmSession {
+    fn drop(&mut self) {
+        if let Some(live) = self.live.take() {
+            self.idle.keep(live);
+        }
+    }
 }
 
 impl WasmSession {
@@ -292,10 +343,13 @@ impl WasmSession {
         f: impl FnOnce(&mut Store<StoreData>, &bindings::Policy, &wit::Principal) -> wasmtime::Result<R>,
     ) -> Option<R> {
         if self.live.is_none() {
+            self.live = self.idle.take();
+        }
+        if self.live.is_none() {
             let mut store = new_store(self.pre.engine());
             let pre = &self.pre;
             match unstalling(&self.lane, || timed("instantiate", || pre.instantiate(&mut store))) {
-                Some(Ok(policy)) => self.live = Some((store, policy)),
+                Some(Ok(policy)) => self.live = Some(Live { store, policy, sessions: 0 }),
                 None => {
                     metrics::policy_failure("overloaded");
                     tracing::warn!("the slow lane is full; denying without calling the policy");
@@ -308,7 +362,7 @@ impl WasmSession {
                 }
             }
         }
-        let (store, policy) = self.live.as_mut()?;
+        let Live { store, policy, .. } = self.live.as_mut()?;
         store.set_epoch_deadline(CALL_DEADLINE_TICKS);
         let principal = &self.principal;
         let Some(answer) = unstalling(&self.lane, || timed(what, || f(store, policy, principal)))

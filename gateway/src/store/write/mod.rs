@@ -100,7 +100,7 @@ use serde_json::Value;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::entity::*;
-use super::principals::{self, Principals};
+use super::principals::Principals;
 use super::read;
 use super::visibility::Guarded;
 use crate::authz::{Action, Guard, Relation, Resource};
@@ -330,8 +330,6 @@ impl<'a> Write<'a> {
 
     /// Commits the write, then publishes its events.
     pub async fn commit(self) -> Result<(), Error> {
-        // Counted with the write itself, for the principals other gateways keep.
-        principals::count_write(&self.txn, self.team()).await?;
         self.txn.commit().await?;
         if let Some(principals) = self.principals {
             principals.written();
