@@ -5,12 +5,13 @@
 //! and for the bench's big one (10 fields of 1,000 workflows), at 16 and at 64 concurrent
 //! connections, `wrk -t2` loads each gateway in turn, in rounds whose order alternates (so
 //! neither always runs first); the report gives requests per second (the mean of the rounds),
-//! p50 and p99 latency (the medians of the rounds), and the ratio of the two policies. wrk's own timeout is raised to 60 s:
-//! a slow answer is measured, not counted as failed; any non-2xx answer or socket error fails
-//! the bench.
+//! p50 and p99 latency (the medians of the rounds), and the ratio of the two policies. wrk's
+//! own timeout is raised to 60 s: a slow answer is measured, not counted as failed; any
+//! non-2xx answer or socket error fails the bench.
 //!
 //! Run: `cargo bench -p fieldguard-e2e --bench load` (needs `wrk`: `apt-get install wrk`;
-//! `SECONDS=n` per gateway and case, 12 by default, in `ROUNDS=n` rounds, 4 by default).
+//! `SECONDS=n` per gateway and case, 40 by default, in `ROUNDS=n` rounds, 4 by default;
+//! the big query needs runs of several seconds: at 64 connections an answer takes seconds).
 
 /// The allocator of the `fieldguard` binary, so that what is measured is what is served.
 #[global_allocator]
@@ -122,7 +123,7 @@ fn main() -> anyhow::Result<()> {
     let number = |name: &str, default: u64| {
         std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
     };
-    let (seconds, rounds) = (number("SECONDS", 12), number("ROUNDS", 4).max(1));
+    let (seconds, rounds) = (number("SECONDS", 40), number("ROUNDS", 4).max(1));
     let per_run = (seconds / rounds).max(2);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (wasm, native) = runtime.block_on(async {

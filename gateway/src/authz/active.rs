@@ -95,6 +95,8 @@ pub struct LoadedPolicy {
     pub info: PolicyInfo,
     /// The module it was compiled from (none for policies written in Rust).
     pub module: Option<Arc<[u8]>>,
+    /// What it answered, by principal, for their next requests.
+    pub memo: super::memo::Memo,
 }
 
 impl LoadedPolicy {
@@ -110,6 +112,7 @@ impl LoadedPolicy {
             },
             policy: Box::new(policy),
             module: Some(bytes.into()),
+            memo: Default::default(),
         })
     }
 
@@ -140,6 +143,7 @@ impl LoadedPolicy {
                 source: format!("native:{name}"),
             },
             module: None,
+            memo: Default::default(),
         }
     }
 

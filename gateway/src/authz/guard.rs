@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::memo::Answers;
 use super::shadow::Shadow;
 use super::{
     Action, Check, Decision, LoadedPolicy, Principal, Resource, Session, Target, Visibility,
@@ -34,6 +35,9 @@ pub struct Guard {
     policy: Arc<LoadedPolicy>,
     /// A candidate answering beside the policy, never enforced.
     shadow: Option<Arc<Shadow>>,
+    /// What the version answered this principal in earlier requests; none when every question
+    /// must reach the policy (shadow, explain).
+    remembered: Option<Arc<Answers>>,
     state: Mutex<State>,
 }
 
@@ -125,12 +129,16 @@ struct Class {
 impl Guard {
     /// A guard for `principal` under `policy`.
     pub fn new(principal: Principal, policy: Arc<LoadedPolicy>) -> Self {
-        Self { principal, policy, shadow: None, state: Mutex::new(State::default()) }
+        let remembered = Some(policy.memo.of(&principal));
+        Self { principal, policy, shadow: None, remembered, state: Mutex::new(State::default()) }
     }
 
     /// The same guard, asking `shadow` (when there is one) every question beside the policy.
     #[must_use]
     pub fn shadowed(mut self, shadow: Option<Arc<Shadow>>) -> Self {
+        if shadow.is_some() {
+            self.remembered = None;
+        }
         self.shadow = shadow;
         self
     }
@@ -138,7 +146,8 @@ impl Guard {
     /// The same guard, recording every answer of the policy with its reasons (for a platform
     /// operator's explain; never for ordinary callers).
     #[must_use]
-    pub fn explaining(self) -> Self {
+    pub fn explaining(mut self) -> Self {
+        self.remembered = None;
         self.state().explained = Some(Vec::new());
         self
     }
@@ -208,10 +217,24 @@ impl Guard {
         let mut resources = Vec::new();
         let mut checks = Vec::new();
         let mut asked = Vec::new();
+        let mut counted = crate::metrics::Decisions::default();
         for class in classes {
-            let Some(entry) = state.classes.get(class.0 as usize) else {
+            let Some(entry) = state.classes.get_mut(class.0 as usize) else {
                 continue;
             };
+            if let Some(remembered) = &self.remembered {
+                for field in fields {
+                    if entry.decisions.contains_key(*field) {
+                        continue;
+                    }
+                    if let Some(decision) = remembered.decision(&entry.resource, field) {
+                        let type_name = entry.resource.type_name;
+                        counted.add("field", type_name, field, outcome(decision.is_allow()));
+                        self.log_denial(type_name, field, decision);
+                        entry.decisions.insert((*field).into(), decision.is_allow());
+                    }
+                }
+            }
             let missing: Vec<&str> =
                 fields.iter().copied().filter(|f| !entry.decisions.contains_key(*f)).collect();
             if missing.is_empty() {
@@ -225,6 +248,7 @@ impl Guard {
             }
         }
         if checks.is_empty() {
+            counted.record();
             return;
         }
         tracing::trace!(resources = resources.len(), checks = checks.len(), "asking the policy");
@@ -241,19 +265,17 @@ impl Guard {
                 .collect();
             shadow.compare(&self.principal, &subjects, &decisions, &shadowed);
         }
-        let mut counted = crate::metrics::Decisions::default();
+        let mut remember = Vec::new();
         for ((class, field), decision) in asked.into_iter().zip(decisions) {
             let Some(entry) = state.classes.get_mut(class.0 as usize) else {
                 continue;
             };
             counted.add("field", entry.resource.type_name, field, outcome(decision.is_allow()));
-            if let Decision::Deny(reason) = decision
-                && tracing::enabled!(tracing::Level::DEBUG)
-            {
-                let reason = reason_text(&*self.policy.policy, reason);
-                tracing::debug!(type_name = entry.resource.type_name, field, reason, "read denied");
-            }
+            self.log_denial(entry.resource.type_name, field, decision);
             entry.decisions.insert(field.into(), decision.is_allow());
+            if self.remembered.is_some() && super::memo::is_the_policys(decision) {
+                remember.push((entry.resource.clone(), field.into(), decision));
+            }
             if let Some(explained) = state.explained.as_mut() {
                 let resource = &entry.resource;
                 explained.push(Explained {
@@ -271,7 +293,20 @@ impl Guard {
                 });
             }
         }
+        if let Some(remembered) = &self.remembered {
+            remembered.remember(remember);
+        }
         counted.record();
+    }
+
+    /// Logs a denied read with the policy's reason, at debug level.
+    fn log_denial(&self, type_name: &'static str, field: &str, decision: Decision) {
+        if let Decision::Deny(reason) = decision
+            && tracing::enabled!(tracing::Level::DEBUG)
+        {
+            let reason = reason_text(&*self.policy.policy, reason);
+            tracing::debug!(type_name, field, reason, "read denied");
+        }
     }
 
     /// May the principal perform each of these actions, each on its resource? One policy call
@@ -343,8 +378,23 @@ impl Guard {
         if let Some(visibility) = state.visibilities.get(type_name) {
             return visibility.clone();
         }
-        let visibility =
-            self.session(&mut state).visibility(&[type_name]).pop().unwrap_or(Visibility::None);
+        let remembered = self.remembered.as_ref().and_then(|r| r.visibility(type_name));
+        let visibility = match remembered {
+            Some(visibility) => visibility,
+            None => {
+                let visibility = self
+                    .session(&mut state)
+                    .visibility(&[type_name])
+                    .pop()
+                    .unwrap_or(Visibility::None);
+                if let Some(remembered) = &self.remembered
+                    && visibility != Visibility::None
+                {
+                    remembered.remember_visibility(type_name, &visibility);
+                }
+                visibility
+            }
+        };
         state.visibilities.insert(type_name, visibility.clone());
         let mut counted = crate::metrics::Decisions::default();
         let seen = match visibility {
@@ -433,6 +483,60 @@ mod tests {
             }
         }
         assert_eq!(asked.load(Ordering::Relaxed), 3 * 3);
+    }
+
+    /// Denies everything for want of an answer (as the host does when a policy fails), and
+    /// counts the checks it is asked.
+    struct Failing(Arc<AtomicUsize>);
+
+    impl Policy for Failing {
+        fn session(&self, _principal: &Principal) -> Box<dyn Session> {
+            Box::new(Failing(self.0.clone()))
+        }
+    }
+
+    impl Session for Failing {
+        fn decide(&mut self, _resources: &[Resource], checks: &[Check<'_>]) -> Vec<Decision> {
+            self.0.fetch_add(checks.len(), Ordering::Relaxed);
+            vec![Decision::Deny(crate::authz::Reason::Host("the policy failed")); checks.len()]
+        }
+        fn visibility(&mut self, type_names: &[&str]) -> Vec<Visibility> {
+            vec![Visibility::None; type_names.len()]
+        }
+    }
+
+    fn ask(guard: &Guard) -> Result<(), Denied> {
+        let class = guard.classify(Resource::grouped("Workflow", [1]));
+        guard.permit(class, "name")
+    }
+
+    #[test]
+    fn a_versions_answers_are_remembered_for_a_principals_next_requests_but_not_its_failures() {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let count = || asked.load(Ordering::Relaxed);
+        let policy = Arc::new(LoadedPolicy::native(Counting(asked.clone()), "counting"));
+        for _ in 0..3 {
+            assert_eq!(ask(&Guard::new(principal(), policy.clone())), Ok(()));
+        }
+        assert_eq!(count(), 1, "a later request asked again");
+        let mut other = principal();
+        other.security_groups = vec![7];
+        assert_eq!(ask(&Guard::new(other, policy.clone())), Ok(()));
+        assert_eq!(count(), 2, "another principal was answered from memory");
+        assert_eq!(ask(&Guard::new(principal(), policy.clone()).explaining()), Ok(()));
+        assert_eq!(count(), 3, "an explained request was answered from memory");
+        let next = Arc::new(LoadedPolicy::native(Counting(asked.clone()), "counting"));
+        assert_eq!(ask(&Guard::new(principal(), next)), Ok(()));
+        assert_eq!(count(), 4, "a new version remembered the old one's answers");
+
+        let failed = Arc::new(AtomicUsize::new(0));
+        let failing = Arc::new(LoadedPolicy::native(Failing(failed.clone()), "failing"));
+        for _ in 0..2 {
+            let guard = Guard::new(principal(), failing.clone());
+            assert!(ask(&guard).is_err());
+            assert_eq!(guard.visibility("Workflow"), Visibility::None);
+        }
+        assert_eq!(failed.load(Ordering::Relaxed), 2, "a failure was remembered as an answer");
     }
 
     #[test]

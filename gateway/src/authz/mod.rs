@@ -13,6 +13,7 @@
 //! * [`native`]: policies written in Rust for tests and benchmarks (allow all, deny all).
 //! * [`guard`]: the per-request front door used by resolvers: memoizes decisions and
 //!   visibilities, and turns a denial into a `FORBIDDEN` error.
+//! * [`memo`]: what a version answered each principal, remembered across requests.
 //! * [`active`]: the policy currently in force, swapped atomically while serving.
 //! * [`watch`]: reloads the policy when its file changes (the developer's loop).
 //! * [`gate`]: what a version must pass before it is put in force: its decision cases and the
@@ -27,6 +28,7 @@ pub mod diff;
 pub mod gate;
 pub mod guard;
 pub mod lifecycle;
+pub mod memo;
 pub mod model;
 pub mod native;
 pub mod shadow;

@@ -59,7 +59,7 @@ pub enum ProcessHubRole {
 }
 
 /// Who is asking, in the team they act in.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Principal {
     /// The user's id.
     pub user: i32,
