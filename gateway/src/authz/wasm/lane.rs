@@ -25,12 +25,21 @@ const SLOW_FOR: Duration = Duration::from_secs(10);
 /// for everything else. A call that cannot enter the lane within [`SLOW_LANE_WAIT`] is not
 /// made (`None`: the caller denies). Each version has its own lane: a hostile version never
 /// delays another.
-pub(super) fn unstalling<R>(lane: &SlowLane, f: impl FnOnce() -> R) -> Option<R> {
+///
+/// Every call made is timed once: the time marks a slow version, and is recorded in the
+/// metrics under `call` (`decide`, `filter`, `resolve`, `instantiate`).
+pub(super) fn unstalling<R>(
+    lane: &SlowLane,
+    call: &'static str,
+    f: impl FnOnce() -> R,
+) -> Option<R> {
     let timed = || {
         let started = Instant::now();
         let answer = f();
-        if started.elapsed() > SLOW_CALL {
-            lane.mark(started.elapsed());
+        let took = started.elapsed();
+        crate::metrics::policy_call(call, took);
+        if took > SLOW_CALL {
+            lane.mark(took);
         }
         answer
     };

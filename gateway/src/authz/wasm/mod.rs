@@ -348,7 +348,7 @@ impl WasmSession {
         if self.live.is_none() {
             let mut store = new_store(self.pre.engine());
             let pre = &self.pre;
-            match unstalling(&self.lane, || timed("instantiate", || pre.instantiate(&mut store))) {
+            match unstalling(&self.lane, "instantiate", || pre.instantiate(&mut store)) {
                 Some(Ok(policy)) => self.live = Some(Live { store, policy, sessions: 0 }),
                 None => {
                     metrics::policy_failure("overloaded");
@@ -365,8 +365,7 @@ impl WasmSession {
         let Live { store, policy, .. } = self.live.as_mut()?;
         store.set_epoch_deadline(CALL_DEADLINE_TICKS);
         let principal = &self.principal;
-        let Some(answer) = unstalling(&self.lane, || timed(what, || f(store, policy, principal)))
-        else {
+        let Some(answer) = unstalling(&self.lane, what, || f(store, policy, principal)) else {
             metrics::policy_failure("overloaded");
             tracing::warn!(
                 call = what,
@@ -386,14 +385,6 @@ impl WasmSession {
             }
         }
     }
-}
-
-/// Runs `f`, a call into the policy, and records how long it took.
-fn timed<R>(call: &'static str, f: impl FnOnce() -> R) -> R {
-    let started = std::time::Instant::now();
-    let answer = f();
-    metrics::policy_call(call, started.elapsed());
-    answer
 }
 
 impl WasmSession {
