@@ -3,11 +3,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Result};
 use sea_orm::DatabaseConnection;
 
+use super::batching::Batches;
 use crate::authz::{ClassId, Guard, Resource};
 use crate::error::{Error, ResultExt};
 use crate::events::EventBus;
@@ -35,7 +37,9 @@ pub struct RequestData {
 }
 
 impl RequestData {
-    /// The data of a request acting under `guard`.
+    /// The data of a request acting under `guard`. Its relation loads are run by `batches`
+    /// (see [`Batches::run`]); without it (a subscription's events, which arrive long after
+    /// the request) they are spawned on the runtime after the loader's usual delay.
     pub fn new(
         db: DatabaseConnection,
         guard: Arc<Guard>,
@@ -43,8 +47,13 @@ impl RequestData {
         bus: EventBus,
         sealer: Arc<Sealer>,
         principals: Arc<Principals>,
+        batches: Option<&Batches>,
     ) -> Self {
-        let loader = DataLoader::new(Batcher::new(db.clone(), guard.clone()), tokio::spawn);
+        let batcher = Batcher::new(db.clone(), guard.clone());
+        let loader = match batches {
+            Some(batches) => DataLoader::new(batcher, batches.spawner()).delay(Duration::ZERO),
+            None => DataLoader::new(batcher, tokio::spawn),
+        };
         Self { guard, loader, db, turns, bus, sealer, principals }
     }
 }

@@ -9,11 +9,13 @@
 //! * [`types`]: the object types, by area of the domain.
 //! * [`node`]: the `Node` interface and global ids.
 //! * [`connection`]: paginated lists.
+//! * [`batching`]: relation batches run by the request that asked for them.
 //! * [`context`]: what a resolver reads from the request, and the policy check every field
 //!   resolver goes through.
 //! * [`nulls`]: a nullable field that fails is `null` with its error, as the spec says.
 //! * [`order`]: response keys in the order of the selection set, as the spec says.
 
+pub mod batching;
 pub mod connection;
 pub mod context;
 pub mod node;

@@ -45,6 +45,7 @@ use crate::authz::lifecycle::Lifecycle;
 use crate::authz::{ActivePolicy, Guard};
 use crate::error::Error;
 use crate::events::EventBus;
+use crate::graphql::batching::Batches;
 use crate::graphql::operator::OperatorRequest;
 use crate::graphql::{ApiSchema, FieldErrors, RequestData, order};
 use crate::store::secrets::Sealer;
@@ -366,8 +367,10 @@ async fn graphql(
     };
     let field_errors = FieldErrors::default();
     let policy = guard.policy().info.hash.clone();
-    let request = request.data(state.request_data(guard)).data(field_errors.clone());
-    let mut response = state.schema.execute(request).await;
+    let batches = Batches::default();
+    let data = state.request_data(Arc::new(guard), Some(&batches));
+    let request = request.data(data).data(field_errors.clone());
+    let mut response = batches.run(state.schema.execute(request)).await;
     response.errors.extend(field_errors.take());
     run.finish(response, Some(&policy))
 }
@@ -430,8 +433,10 @@ async fn explained(
     let guard = Arc::new(Guard::new(principal, state.policy.current()).explaining());
     let policy = guard.policy().info.clone();
     let field_errors = FieldErrors::default();
-    let request = request.data(state.request_data_shared(guard.clone())).data(field_errors.clone());
-    let mut response = state.schema.execute(request).await;
+    let batches = Batches::default();
+    let data = state.request_data(guard.clone(), Some(&batches));
+    let request = request.data(data).data(field_errors.clone());
+    let mut response = batches.run(state.schema.execute(request)).await;
     response.errors.extend(field_errors.take());
     let explanation = json!({
         "user": user.email,
@@ -577,13 +582,9 @@ impl AppState {
         operator.matches(token).then(|| OperatorRequest { lifecycle: self.lifecycle.clone() })
     }
 
-    /// The per-request data of a request acting under `guard`.
-    fn request_data(&self, guard: Guard) -> RequestData {
-        self.request_data_shared(Arc::new(guard))
-    }
-
-    /// The per-request data of a request acting under a guard the caller keeps too.
-    fn request_data_shared(&self, guard: Arc<Guard>) -> RequestData {
+    /// The per-request data of a request acting under `guard`, its relations loaded by
+    /// `batches` (or, without, on the runtime).
+    fn request_data(&self, guard: Arc<Guard>, batches: Option<&Batches>) -> RequestData {
         RequestData::new(
             self.db.clone(),
             guard,
@@ -591,6 +592,7 @@ impl AppState {
             self.bus.clone(),
             self.sealer.clone(),
             self.principals.clone(),
+            batches,
         )
     }
 }
@@ -609,7 +611,7 @@ async fn subscriptions(
                 let headers = headers_of(&payload);
                 let guard = authenticate(&state, &headers).await.map_err(|e| e.to_graphql())?;
                 let mut data = async_graphql::Data::default();
-                data.insert(state.request_data(guard));
+                data.insert(state.request_data(Arc::new(guard), None));
                 Ok(data)
             })
             .serve()
