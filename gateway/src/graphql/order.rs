@@ -57,18 +57,17 @@ fn reorder<'d>(
     for set in sets {
         collect(document, set, &mut keys, 0);
     }
+    let position = |name: &Name| keys.iter().position(|(key, _)| *key == name.as_str());
     let mut children: Vec<Vec<&mut Value>> = keys.iter().map(|_| Vec::new()).collect();
     for object in objects {
-        let mut unordered = std::mem::take(object);
-        for (key, _) in &keys {
-            if let Some(value) = unordered.shift_remove(*key) {
-                object.insert(Name::new(key), value);
-            }
+        // Fields resolved at once arrive in order; only those that waited (relations) are
+        // out of place. Anything not selected (there should be nothing) goes to the end.
+        let rank = |name: &Name| position(name).unwrap_or(usize::MAX);
+        if !object.keys().map(rank).is_sorted() {
+            object.sort_by_cached_key(|name, _| rank(name));
         }
-        // Nothing else should be there; whatever is keeps its place at the end.
-        object.extend(unordered);
         for (name, value) in object.iter_mut() {
-            if let Some(index) = keys.iter().position(|(key, _)| *key == name.as_str()) {
+            if let Some(index) = position(name) {
                 children[index].push(value);
             }
         }
