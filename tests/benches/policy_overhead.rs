@@ -14,7 +14,8 @@
 //! alike; the report gives the median of each and their ratio.
 //!
 //! Run: `cargo bench -p fieldguard-e2e --bench policy_overhead` (`ROUNDS=n` to change the
-//! number of alternating rounds, 40 by default).
+//! number of alternating rounds, 40 by default; `QUERIES="{ … };{ … }"` to measure other
+//! queries on the same data).
 
 /// The allocator of the `fieldguard` binary, so that what is measured is what is served.
 #[global_allocator]
@@ -66,10 +67,17 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(reply.errors().is_empty(), "errors: {:?}", reply.errors());
         anyhow::ensure!(nodes == RUNNERS, "{nodes} runners");
     }
-    for (name, query) in [
-        ("10 fields x 1,000 workflows in 3 classes", QUERY),
-        ("7 fields x 1,000 bot runners in 1,000 classes", RUNNER_QUERY),
-    ] {
+    // `QUERIES="q1;q2"` measures other queries instead, on the same data: how a profile is
+    // split into its parts (a field, a relation) to find where the time goes.
+    let asked = std::env::var("QUERIES").unwrap_or_default();
+    let queries: Vec<(&str, &str)> = match asked.trim() {
+        "" => vec![
+            ("10 fields x 1,000 workflows in 3 classes", QUERY),
+            ("7 fields x 1,000 bot runners in 1,000 classes", RUNNER_QUERY),
+        ],
+        asked => asked.split(';').map(|query| (query.trim(), query.trim())).collect(),
+    };
+    for (name, query) in queries {
         compare(&wasm, &native, who, query, rounds, name).await?;
     }
     Ok(())
