@@ -51,6 +51,8 @@ impl RequestData {
     ) -> Self {
         let batcher = Batcher::new(db.clone(), guard.clone());
         let loader = match batches {
+            // No delay: keys are gathered until the request's resolvers all wait. (A zero
+            // delay is ready at once on async-io's timer, which async-graphql uses here.)
             Some(batches) => DataLoader::new(batcher, batches.spawner()).delay(Duration::ZERO),
             None => DataLoader::new(batcher, tokio::spawn),
         };
