@@ -365,13 +365,8 @@ async fn graphql(
             return refuse(status, error);
         }
     };
-    let field_errors = FieldErrors::default();
     let policy = guard.policy().info.hash.clone();
-    let batches = Batches::default();
-    let data = state.request_data(Arc::new(guard), Some(&batches));
-    let request = request.data(data).data(field_errors.clone());
-    let mut response = batches.run(state.schema.execute(request)).await;
-    response.errors.extend(field_errors.take());
+    let response = state.execute(Arc::new(guard), request).await;
     run.finish(response, Some(&policy))
 }
 
@@ -432,12 +427,7 @@ async fn explained(
     };
     let guard = Arc::new(Guard::new(principal, state.policy.current()).explaining());
     let policy = guard.policy().info.clone();
-    let field_errors = FieldErrors::default();
-    let batches = Batches::default();
-    let data = state.request_data(guard.clone(), Some(&batches));
-    let request = request.data(data).data(field_errors.clone());
-    let mut response = batches.run(state.schema.execute(request)).await;
-    response.errors.extend(field_errors.take());
+    let mut response = state.execute(guard.clone(), request).await;
     let explanation = json!({
         "user": user.email,
         "policy": { "name": policy.name, "hash": policy.hash },
@@ -580,6 +570,22 @@ impl AppState {
         let operator = self.operator.as_ref()?;
         let token = headers.get(header::AUTHORIZATION)?.to_str().ok().and_then(bearer)?;
         operator.matches(token).then(|| OperatorRequest { lifecycle: self.lifecycle.clone() })
+    }
+
+    /// Executes `request` under `guard`: its relation loads batched by the request itself,
+    /// and the errors of the fields that resolved to `null` appended.
+    async fn execute(
+        &self,
+        guard: Arc<Guard>,
+        request: async_graphql::Request,
+    ) -> async_graphql::Response {
+        let field_errors = FieldErrors::default();
+        let batches = Batches::default();
+        let data = self.request_data(guard, Some(&batches));
+        let request = request.data(data).data(field_errors.clone());
+        let mut response = batches.run(self.schema.execute(request)).await;
+        response.errors.extend(field_errors.take());
+        response
     }
 
     /// The per-request data of a request acting under `guard`, its relations loaded by
