@@ -452,29 +452,48 @@ mod tests {
         Principal::plain_member()
     }
 
-    /// Allows everything and counts the checks it is asked.
-    struct Counting(Arc<AtomicUsize>);
+    /// Gives one answer to every check and one visibility to every type, and counts the
+    /// checks it is asked.
+    #[derive(Clone)]
+    struct Counting {
+        asked: Arc<AtomicUsize>,
+        answer: Decision,
+        visibility: Visibility,
+    }
+
+    impl Counting {
+        /// Allows everything.
+        fn allowing(asked: &Arc<AtomicUsize>) -> Self {
+            Self { asked: asked.clone(), answer: Decision::Allow, visibility: Visibility::All }
+        }
+
+        /// Denies everything for want of an answer, as the host does when a policy fails.
+        fn failing(asked: &Arc<AtomicUsize>) -> Self {
+            let answer = Decision::Deny(crate::authz::Reason::Host("the policy failed"));
+            Self { asked: asked.clone(), answer, visibility: Visibility::None }
+        }
+    }
 
     impl Policy for Counting {
         fn session(&self, _principal: &Principal) -> Box<dyn Session> {
-            Box::new(Counting(self.0.clone()))
+            Box::new(self.clone())
         }
     }
 
     impl Session for Counting {
         fn decide(&mut self, _resources: &[Resource], checks: &[Check<'_>]) -> Vec<Decision> {
-            self.0.fetch_add(checks.len(), Ordering::Relaxed);
-            vec![Decision::Allow; checks.len()]
+            self.asked.fetch_add(checks.len(), Ordering::Relaxed);
+            vec![self.answer; checks.len()]
         }
         fn visibility(&mut self, type_names: &[&str]) -> Vec<Visibility> {
-            vec![Visibility::All; type_names.len()]
+            vec![self.visibility.clone(); type_names.len()]
         }
     }
 
     #[test]
     fn a_thousand_objects_in_three_classes_cost_three_decisions_per_field() {
         let asked = Arc::new(AtomicUsize::new(0));
-        let policy = Arc::new(LoadedPolicy::native(Counting(asked.clone()), "counting"));
+        let policy = Arc::new(LoadedPolicy::native(Counting::allowing(&asked), "counting"));
         let guard = Guard::new(principal(), policy);
         for n in 0..1000 {
             let class = guard.classify(Resource::grouped("Workflow", [n % 3]));
@@ -483,26 +502,6 @@ mod tests {
             }
         }
         assert_eq!(asked.load(Ordering::Relaxed), 3 * 3);
-    }
-
-    /// Denies everything for want of an answer (as the host does when a policy fails), and
-    /// counts the checks it is asked.
-    struct Failing(Arc<AtomicUsize>);
-
-    impl Policy for Failing {
-        fn session(&self, _principal: &Principal) -> Box<dyn Session> {
-            Box::new(Failing(self.0.clone()))
-        }
-    }
-
-    impl Session for Failing {
-        fn decide(&mut self, _resources: &[Resource], checks: &[Check<'_>]) -> Vec<Decision> {
-            self.0.fetch_add(checks.len(), Ordering::Relaxed);
-            vec![Decision::Deny(crate::authz::Reason::Host("the policy failed")); checks.len()]
-        }
-        fn visibility(&mut self, type_names: &[&str]) -> Vec<Visibility> {
-            vec![Visibility::None; type_names.len()]
-        }
     }
 
     fn ask(guard: &Guard) -> Result<(), Denied> {
@@ -514,7 +513,7 @@ mod tests {
     fn a_versions_answers_are_remembered_for_a_principals_next_requests_but_not_its_failures() {
         let asked = Arc::new(AtomicUsize::new(0));
         let count = || asked.load(Ordering::Relaxed);
-        let policy = Arc::new(LoadedPolicy::native(Counting(asked.clone()), "counting"));
+        let policy = Arc::new(LoadedPolicy::native(Counting::allowing(&asked), "counting"));
         for _ in 0..3 {
             assert_eq!(ask(&Guard::new(principal(), policy.clone())), Ok(()));
         }
@@ -525,12 +524,12 @@ mod tests {
         assert_eq!(count(), 2, "another principal was answered from memory");
         assert_eq!(ask(&Guard::new(principal(), policy.clone()).explaining()), Ok(()));
         assert_eq!(count(), 3, "an explained request was answered from memory");
-        let next = Arc::new(LoadedPolicy::native(Counting(asked.clone()), "counting"));
+        let next = Arc::new(LoadedPolicy::native(Counting::allowing(&asked), "counting"));
         assert_eq!(ask(&Guard::new(principal(), next)), Ok(()));
         assert_eq!(count(), 4, "a new version remembered the old one's answers");
 
         let failed = Arc::new(AtomicUsize::new(0));
-        let failing = Arc::new(LoadedPolicy::native(Failing(failed.clone()), "failing"));
+        let failing = Arc::new(LoadedPolicy::native(Counting::failing(&failed), "failing"));
         for _ in 0..2 {
             let guard = Guard::new(principal(), failing.clone());
             assert!(ask(&guard).is_err());
@@ -544,7 +543,7 @@ mod tests {
         let asked = Arc::new(AtomicUsize::new(0));
         let guard = Guard::new(
             principal(),
-            Arc::new(LoadedPolicy::native(Counting(asked.clone()), "counting")),
+            Arc::new(LoadedPolicy::native(Counting::allowing(&asked), "counting")),
         );
         let mine = guard.classify(Resource::plain("Process").related(Relation::CREATOR));
         let theirs = guard.classify(Resource::plain("Process"));
@@ -559,7 +558,7 @@ mod tests {
         let asked = Arc::new(AtomicUsize::new(0));
         let guard = Guard::new(
             principal(),
-            Arc::new(LoadedPolicy::native(Counting(asked.clone()), "counting")),
+            Arc::new(LoadedPolicy::native(Counting::allowing(&asked), "counting")),
         );
         let classes: Vec<ClassId> =
             (0..4).map(|g| guard.classify(Resource::grouped("Workflow", [g]))).collect();
