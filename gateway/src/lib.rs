@@ -55,7 +55,8 @@ impl AppState {
     ) -> Self {
         let policy = Arc::new(ActivePolicy::new(policy));
         let schema = graphql::schema();
-        let limits = http::limits::Limits::default().for_schema(&schema.sdl());
+        let shape = Arc::new(graphql::shape::Shape::of(&schema.sdl()));
+        let limits = http::limits::Limits::default().for_schema(shape.clone());
         Self {
             turns: store::write::WriteTurns::for_database(&db),
             lifecycle: Arc::new(authz::lifecycle::Lifecycle::new(db.clone(), policy.clone())),
@@ -63,6 +64,7 @@ impl AppState {
             persisted: Default::default(),
             cors: Default::default(),
             limits: Arc::new(limits),
+            shape,
             connections: Default::default(),
             principals: {
                 let principals = Arc::new(store::principals::Principals::default());
@@ -91,7 +93,7 @@ impl AppState {
     /// The same state, with these limits on what one request may ask.
     #[must_use]
     pub fn with_limits(mut self, limits: http::limits::Limits) -> Self {
-        self.limits = Arc::new(limits.for_schema(&self.schema.sdl()));
+        self.limits = Arc::new(limits.for_schema(self.shape.clone()));
         self
     }
 

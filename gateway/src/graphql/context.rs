@@ -10,6 +10,7 @@ use async_graphql::{Context, Result};
 use sea_orm::DatabaseConnection;
 
 use super::batching::Batches;
+use super::nulls::FieldErrors;
 use crate::authz::{ClassId, Guard, Resource};
 use crate::error::{Error, ResultExt};
 use crate::events::EventBus;
@@ -77,10 +78,22 @@ pub fn permit(ctx: &Context<'_>, class: ClassId) -> Result<()> {
     request(ctx)?.guard.permit(class, ctx.field().name()).gql()
 }
 
-/// The value of the field being resolved, if the policy allows reading it.
+/// The value of the field being resolved, if the policy allows reading it; otherwise `null`,
+/// its error recorded with its path (async-graphql reports the error of a field read through
+/// an interface without one). A request that keeps no [`FieldErrors`] gets the error itself.
 pub fn read<T>(ctx: &Context<'_>, class: ClassId, value: impl FnOnce() -> T) -> Result<Option<T>> {
-    permit(ctx, class)?;
-    Ok(Some(value()))
+    match permit(ctx, class) {
+        Ok(()) => Ok(Some(value())),
+        Err(refused) => match ctx.data_opt::<FieldErrors>() {
+            Some(errors) => {
+                let mut error = refused.into_server_error(ctx.item.pos);
+                error.path = super::nulls::path(ctx);
+                errors.record(error);
+                Ok(None)
+            }
+            None => Err(refused),
+        },
+    }
 }
 
 /// Loads relation keys through the request's batcher; keys with nothing behind them are absent.

@@ -10,6 +10,7 @@
 //! expansion.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::parser::types::{
@@ -18,6 +19,7 @@ use async_graphql::parser::types::{
 use serde_json::{Map, Value};
 
 use crate::error::Error;
+use crate::graphql::shape::Shape;
 
 /// The page a connection field answers without `first`.
 const DEFAULT_PAGE: u64 = 50;
@@ -58,9 +60,8 @@ pub struct Limits {
     pub body_read_timeout: Duration,
     /// How long a request may take to be answered once its body is read.
     pub request_timeout: Duration,
-    /// Every field of every object and interface type: the type it returns, and whether it
-    /// answers a page (a `…Connection`).
-    fields_of: HashMap<String, HashMap<String, (String, bool)>>,
+    /// What every field returns, and which answer a page.
+    shape: Arc<Shape>,
 }
 
 impl Default for Limits {
@@ -74,7 +75,7 @@ impl Default for Limits {
             max_anonymous_body_bytes: 16 << 10,
             body_read_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
-            fields_of: HashMap::new(),
+            shape: Arc::default(),
         }
     }
 }
@@ -89,26 +90,10 @@ struct Measure {
 }
 
 impl Limits {
-    /// These limits, knowing the types of `sdl`: which fields answer a page.
+    /// These limits, knowing the schema's shape: which fields answer a page.
     #[must_use]
-    pub fn for_schema(mut self, sdl: &str) -> Self {
-        use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
-        let Ok(schema) = async_graphql::parser::parse_schema(sdl) else { return self };
-        for definition in schema.definitions {
-            let TypeSystemDefinition::Type(ty) = definition else { continue };
-            let fields = match &ty.node.kind {
-                TypeKind::Object(object) => &object.fields,
-                TypeKind::Interface(interface) => &interface.fields,
-                _ => continue,
-            };
-            let of_type = self.fields_of.entry(ty.node.name.node.to_string()).or_default();
-            for field in fields {
-                let returns = field.node.ty.node.to_string();
-                let named = returns.trim_matches(|c| matches!(c, '[' | ']' | '!')).to_owned();
-                let paged = named.ends_with("Connection");
-                of_type.insert(field.node.name.node.to_string(), (named, paged));
-            }
-        }
+    pub fn for_schema(mut self, shape: Arc<Shape>) -> Self {
+        self.shape = shape;
         self
     }
 
@@ -291,11 +276,10 @@ impl<'a> Walk<'a> {
     }
 
     fn field(&mut self, field: &'a Field, ty: Option<&'a str>) -> Measure {
-        let known = ty
-            .and_then(|ty| self.limits.fields_of.get(ty))
-            .and_then(|fields| fields.get(field.name.node.as_str()));
-        let below = self.set(&field.selection_set.node, known.map(|(returns, _)| returns.as_str()));
-        let page = self.page(field, known.is_some_and(|(_, paged)| *paged));
+        let known = ty.and_then(|ty| self.limits.shape.field(ty, field.name.node.as_str()));
+        let below =
+            self.set(&field.selection_set.node, known.map(|returns| returns.named.as_str()));
+        let page = self.page(field, known.is_some_and(|returns| returns.paged));
         Measure {
             depth: below.depth + 1,
             aliases: below.aliases.saturating_add(u64::from(field.alias.is_some())),
@@ -355,7 +339,7 @@ mod tests {
 
     fn limits() -> Limits {
         Limits::default()
-            .for_schema("type Query { team: Team } type Team { workflows(first: Int): WorkflowConnection! name: String } type WorkflowConnection { nodes: [Workflow!]! } type Workflow { name: String team: Team }")
+            .for_schema(Arc::new(Shape::of("type Query { team: Team } type Team { workflows(first: Int): WorkflowConnection! name: String } type WorkflowConnection { nodes: [Workflow!]! } type Workflow { name: String team: Team }")))
     }
 
     #[test]

@@ -47,7 +47,7 @@ use crate::error::Error;
 use crate::events::EventBus;
 use crate::graphql::batching::Batches;
 use crate::graphql::operator::OperatorRequest;
-use crate::graphql::{ApiSchema, FieldErrors, RequestData, order};
+use crate::graphql::{ApiSchema, FieldErrors, RequestData, nulls, order};
 use crate::store::secrets::Sealer;
 use crate::store::write::WriteTurns;
 use auth::{Authenticator, OperatorToken, TEAM_HEADER, bearer};
@@ -83,6 +83,8 @@ pub struct AppState {
     pub cors: cors::Origins,
     /// What one document may ask, and how long its request may take.
     pub limits: Arc<limits::Limits>,
+    /// What each field of the schema returns.
+    pub shape: Arc<crate::graphql::shape::Shape>,
     /// How many connections stay open, and for how long.
     pub connections: connections::ConnectionLimits,
     /// Principals kept between requests until a write commits (here or elsewhere).
@@ -194,7 +196,8 @@ async fn graphql_post(
     body: axum::body::Body,
 ) -> Response {
     let Some(media) = Media::negotiate(accept(&headers)) else { return not_acceptable() };
-    let anonymous = !state.has_credentials(&headers).await;
+    let caller = state.caller(&headers).await;
+    let anonymous = matches!(caller, Caller::Anonymous(_));
     let limit =
         if anonymous { state.limits.max_anonymous_body_bytes } else { state.limits.max_body_bytes };
     let too_large = || {
@@ -221,8 +224,8 @@ async fn graphql_post(
     match Params::from_body(&headers, &body) {
         Ok(params) => {
             let limits = state.limits.clone();
-            within_deadline(limits, media, graphql(state, headers, media, params, false, observed))
-                .await
+            let run = graphql(state, caller, headers, media, params, false, observed);
+            within_deadline(limits, media, run).await
         }
         Err(Refused { status, error }) => protocol::refuse(media, status, &error),
     }
@@ -243,8 +246,9 @@ async fn graphql_get(
     match Params::from_query_string(&query) {
         Ok(params) => {
             let limits = state.limits.clone();
-            within_deadline(limits, media, graphql(state, headers, media, params, true, observed))
-                .await
+            let caller = state.caller(&headers).await;
+            let run = graphql(state, caller, headers, media, params, true, observed);
+            within_deadline(limits, media, run).await
         }
         Err(Refused { status, error }) => protocol::refuse(media, status, &error),
     }
@@ -278,6 +282,7 @@ async fn within_deadline(
 /// Runs a GraphQL request: its document (sent, or persisted earlier), then its caller.
 async fn graphql(
     state: AppState,
+    caller: Caller,
     headers: HeaderMap,
     media: Media,
     params: Params,
@@ -285,7 +290,7 @@ async fn graphql(
     observed: observe::Operation,
 ) -> Response {
     let refuse = |status, error: Error| protocol::refuse(media, status, &error);
-    let operator = state.operator_request(&headers).is_some();
+    let operator = matches!(caller, Caller::Operator);
     let query = match state.persisted.resolve(params.query, params.extensions.as_ref(), operator) {
         Ok(query) => query,
         Err(error @ Error::PersistedQueryNotFound) => return refuse(StatusCode::OK, error),
@@ -325,11 +330,13 @@ async fn graphql(
     }
     let run = Run {
         media,
+        shape: &state.shape,
         document: document.as_ref(),
         operation_name: params.operation_name.as_deref(),
     };
     let explain = headers.get(EXPLAIN_HEADER).map(|who| who.to_str().unwrap_or_default().trim());
-    if let Some(lifecycle) = state.operator_request(&headers) {
+    if operator {
+        let lifecycle = OperatorRequest { lifecycle: state.lifecycle.clone() };
         return match explain {
             Some(who) => explained(&state, &headers, who, request, &run).await,
             None => run.finish(state.schema.execute(request.data(lifecycle)).await, None),
@@ -342,7 +349,7 @@ async fn graphql(
         ));
         return refuse(StatusCode::FORBIDDEN, error);
     }
-    let guard = match authenticate(&state, &headers).await {
+    let guard = match caller.guard(&state, &headers).await {
         Ok(guard) => guard,
         Err(error) => {
             // The schema is public (it is `schema.graphql`); GraphiQL reads it before a token
@@ -373,6 +380,7 @@ async fn graphql(
 /// What answering an executed request needs to know about it.
 struct Run<'a> {
     media: Media,
+    shape: &'a crate::graphql::shape::Shape,
     document: Option<&'a ExecutableDocument>,
     operation_name: Option<&'a str>,
 }
@@ -440,13 +448,14 @@ async fn explained(
 }
 
 impl Run<'_> {
-    /// The HTTP answer to an executed request, with or without credentials: keys in the
-    /// order of the selection, every error with a code, and a `FORBIDDEN` error naming the
+    /// The HTTP answer to an executed request, with or without credentials: `null` where a
+    /// nullable field failed, keys in the order of the selection, every error with a code, and a `FORBIDDEN` error naming the
     /// policy version that decided it (`extensions.policy`), never the policy's reason.
     fn finish(&self, mut response: async_graphql::Response, policy: Option<&str>) -> Response {
         if let Some(document) = self.document
             && let Some(operation) = order::operation(document, self.operation_name)
         {
+            nulls::restore(self.shape, document, operation, &mut response);
             order::in_selection_order(document, operation, &mut response.data);
         }
         // Fields fail in the order they finish; listed by where they are in the document and
@@ -525,51 +534,75 @@ fn ensure_code(error: &mut ServerError) {
     }
 }
 
+/// Who sent a request, by its credentials, verified once when it arrives.
+enum Caller {
+    /// The platform operator, by the operator token.
+    Operator,
+    /// A user, by a token that verified.
+    User(auth::Identity),
+    /// No credentials, or none that verify: why.
+    Anonymous(Error),
+}
+
+impl Caller {
+    /// The guard of a user's request: their principal in the team the request acts in (the
+    /// `X-Fieldguard-Team` header, or the token's team) under the policy in force. Anyone
+    /// else is refused.
+    async fn guard(self, state: &AppState, headers: &HeaderMap) -> Result<Guard, Error> {
+        let identity = match self {
+            Caller::User(identity) => identity,
+            Caller::Anonymous(error) => return Err(error),
+            Caller::Operator => {
+                return Err(Error::Unauthenticated(
+                    "the operator token acts as no user; send a user's token".into(),
+                ));
+            }
+        };
+        let team = match headers.get(TEAM_HEADER) {
+            None => identity.team,
+            Some(value) => {
+                Some(value.to_str().ok().and_then(|v| v.trim().parse::<i32>().ok()).ok_or_else(
+                    || Error::Unauthenticated(format!("the {TEAM_HEADER} header is not a team id")),
+                )?)
+            }
+        };
+        let user = match identity.user {
+            auth::Subject::Id(id) => id,
+            auth::Subject::Email(email) => crate::store::read::user_id_by_email(&state.db, &email)
+                .await?
+                .ok_or_else(|| Error::Unauthenticated("the token names no known user".into()))?,
+        };
+        let principal = state.principals.get(&state.db, user, team).await?;
+        Ok(Guard::new(principal, state.policy.current()).shadowed(state.lifecycle.shadow()))
+    }
+}
+
 /// Checks the bearer token and works out the principal.
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Guard, Error> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| Error::Unauthenticated("send `Authorization: Bearer <token>`".into()))?;
-    let token = value.to_str().ok().and_then(bearer).ok_or_else(|| {
-        Error::Unauthenticated("the Authorization header is not `Bearer <token>`".into())
-    })?;
-    let identity = state.auth.verify_fresh(token).await?;
-    let team = match headers.get(TEAM_HEADER) {
-        None => identity.team,
-        Some(value) => {
-            Some(value.to_str().ok().and_then(|v| v.trim().parse::<i32>().ok()).ok_or_else(
-                || Error::Unauthenticated(format!("the {TEAM_HEADER} header is not a team id")),
-            )?)
-        }
-    };
-    let user = match identity.user {
-        auth::Subject::Id(id) => id,
-        auth::Subject::Email(email) => crate::store::read::user_id_by_email(&state.db, &email)
-            .await?
-            .ok_or_else(|| Error::Unauthenticated("the token names no known user".into()))?,
-    };
-    let principal = state.principals.get(&state.db, user, team).await?;
-    Ok(Guard::new(principal, state.policy.current()).shadowed(state.lifecycle.shadow()))
+    state.caller(headers).await.guard(state, headers).await
 }
 
 impl AppState {
-    /// Whether the request carries credentials that verify (the operator's, or a valid
-    /// token), without asking the database (an identity provider's keys may be fetched).
-    async fn has_credentials(&self, headers: &HeaderMap) -> bool {
-        let Some(token) =
-            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer)
-        else {
-            return false;
+    /// Who the request's credentials name: the operator, a user whose token verifies (an
+    /// identity provider's keys may be fetched), or no one. The database is not asked.
+    async fn caller(&self, headers: &HeaderMap) -> Caller {
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Caller::Anonymous(Error::Unauthenticated(
+                "send `Authorization: Bearer <token>`".into(),
+            ));
         };
-        self.operator.as_ref().is_some_and(|operator| operator.matches(token))
-            || self.auth.verify_fresh(token).await.is_ok()
-    }
-
-    /// The operator's request data, when the request carries the operator token.
-    fn operator_request(&self, headers: &HeaderMap) -> Option<OperatorRequest> {
-        let operator = self.operator.as_ref()?;
-        let token = headers.get(header::AUTHORIZATION)?.to_str().ok().and_then(bearer)?;
-        operator.matches(token).then(|| OperatorRequest { lifecycle: self.lifecycle.clone() })
+        let Some(token) = value.to_str().ok().and_then(bearer) else {
+            return Caller::Anonymous(Error::Unauthenticated(
+                "the Authorization header is not `Bearer <token>`".into(),
+            ));
+        };
+        if self.operator.as_ref().is_some_and(|operator| operator.matches(token)) {
+            return Caller::Operator;
+        }
+        match self.auth.verify_fresh(token).await {
+            Ok(identity) => Caller::User(identity),
+            Err(error) => Caller::Anonymous(error),
+        }
     }
 
     /// Executes `request` under `guard`: its relation loads batched by the request itself,
