@@ -19,11 +19,8 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, PathSegment, QueryPathSegment, ServerError, Value};
 
+use super::order::MAX_FRAGMENT_NESTING;
 use super::shape::{Returns, Shape};
-
-/// How deep fragments may nest inside one level before the walk stops following them
-/// (validation has refused cycles already; this only bounds the work).
-const MAX_FRAGMENT_NESTING: usize = 64;
 
 /// The errors of fields that resolved to `null`, in the order they happened.
 #[derive(Clone, Default)]

@@ -13,8 +13,9 @@ use async_graphql::parser::types::{
 use async_graphql::{Name, Value};
 
 /// How deep fragments may nest inside one level before the walk stops following them
-/// (validation has refused cycles already; this only bounds the work).
-const MAX_FRAGMENT_NESTING: usize = 64;
+/// (validation has refused cycles already; this only bounds the work). Shared with the walk
+/// of [`super::nulls`].
+pub(crate) const MAX_FRAGMENT_NESTING: usize = 64;
 
 /// The operation of `document` a request with `operation_name` runs, if there is one.
 pub fn operation<'d>(

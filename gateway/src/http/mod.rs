@@ -449,8 +449,9 @@ async fn explained(
 
 impl Run<'_> {
     /// The HTTP answer to an executed request, with or without credentials: `null` where a
-    /// nullable field failed, keys in the order of the selection, every error with a code, and a `FORBIDDEN` error naming the
-    /// policy version that decided it (`extensions.policy`), never the policy's reason.
+    /// nullable field failed, keys in the order of the selection, every error with a code,
+    /// and a `FORBIDDEN` error naming the policy version that decided it
+    /// (`extensions.policy`), never the policy's reason.
     fn finish(&self, mut response: async_graphql::Response, policy: Option<&str>) -> Response {
         if let Some(document) = self.document
             && let Some(operation) = order::operation(document, self.operation_name)
