@@ -1,12 +1,12 @@
 //! Relation batches run by the request that asked for them.
 //!
-//! async-graphql's `DataLoader` gathers the keys of a relation for a delay (1 ms), then
-//! spawns their load on the runtime. Walking a page of 1,000 rows takes longer than that, so
-//! a relation's keys were split into several batches (eight for the bench query, a statement
-//! each), and every answer woke the request from another thread. Here the loader's tasks are
-//! queued instead, with no delay, and [`Batches::run`] polls them in the request's own task
-//! once its resolvers can go no further: all the keys one level of the query asks for are in
-//! one batch, loaded without a timer or a hand-off between threads.
+//! A loader that gathers the keys of a relation for a delay, then spawns their load on the
+//! runtime (async-graphql's `DataLoader` waits 1 ms), splits them: walking a page of 1,000
+//! rows takes longer than that, so the bench query's keys went out in eight batches, a
+//! statement each, and every answer woke the request from another thread. Here the
+//! [`loader`](super::loader)'s loads are queued instead, and [`Batches::run`] polls them in
+//! the request's own task once its resolvers can go no further: all the keys one level of the
+//! query asks for are in one batch, loaded without a timer or a hand-off between threads.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -60,13 +60,10 @@ impl Wake for Shared {
 }
 
 impl Batches {
-    /// What the loader calls instead of spawning a task: it queues it for [`Batches::run`].
-    pub fn spawner(&self) -> impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static {
-        let shared = self.0.clone();
-        move |load| {
-            shared.queued().push(load);
-            shared.wake_by_ref();
-        }
+    /// Queues a load for [`Batches::run`] to start once the request's resolvers all wait.
+    pub fn queue(&self, load: BoxFuture<'static, ()>) {
+        self.0.queued().push(load);
+        self.0.wake_by_ref();
     }
 
     /// Runs `request` and the loads it queues, all in the calling task.
@@ -136,66 +133,32 @@ impl<F: Future> Future for Run<F> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::sync::atomic::AtomicUsize;
 
-    use async_graphql::dataloader::{DataLoader, Loader};
-
     use super::*;
-
-    /// Counts its batches, and answers each key with itself.
-    #[derive(Default)]
-    struct Counting {
-        batches: Arc<AtomicUsize>,
-    }
-
-    impl Loader<u32> for Counting {
-        type Value = u32;
-        type Error = ();
-
-        async fn load(&self, keys: &[u32]) -> Result<HashMap<u32, u32>, ()> {
-            self.batches.fetch_add(1, Ordering::Relaxed);
-            // A database answers on another thread.
-            tokio::task::yield_now().await;
-            Ok(keys.iter().map(|key| (*key, *key)).collect())
-        }
-    }
-
-    fn loader(batches: &Batches) -> (DataLoader<Counting>, Arc<AtomicUsize>) {
-        let counting = Counting::default();
-        let count = counting.batches.clone();
-        let loader = DataLoader::new(counting, batches.spawner()).delay(std::time::Duration::ZERO);
-        (loader, count)
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_keys_of_one_level_are_one_batch_however_long_the_walk() {
-        let batches = Batches::default();
-        let (loader, count) = loader(&batches);
-        let loader = &loader;
-        let answers = batches
-            .run(futures_util::future::join_all((0..1000u32).map(|key| async move {
-                // A slow resolver: the walk of the level takes far longer than any delay.
-                std::thread::sleep(std::time::Duration::from_micros(5));
-                let first = loader.load_one(key).await?;
-                // The next level, after the first answer.
-                let second = loader.load_one(key + 1000).await?;
-                Ok::<_, ()>(first.zip(second))
-            })))
-            .await;
-        assert_eq!(answers.len(), 1000);
-        assert!(
-            answers
-                .iter()
-                .enumerate()
-                .all(|(n, answer)| { *answer == Ok(Some((n as u32, n as u32 + 1000))) })
-        );
-        assert_eq!(count.load(Ordering::Relaxed), 2, "one batch per level");
-    }
 
     #[tokio::test]
     async fn a_request_without_loads_is_just_run() {
         let batches = Batches::default();
         assert_eq!(batches.run(async { 7 }).await, 7);
+    }
+
+    #[tokio::test]
+    async fn a_queued_load_starts_once_the_request_waits() {
+        let batches = Batches::default();
+        let started = Arc::new(AtomicUsize::new(0));
+        let seen = batches
+            .run(async {
+                let (send, receive) = tokio::sync::oneshot::channel();
+                let counted = started.clone();
+                batches.queue(Box::pin(async move {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                    let _ = send.send(7);
+                }));
+                let before = started.load(Ordering::Relaxed);
+                (before, receive.await.ok())
+            })
+            .await;
+        assert_eq!(seen, (0, Some(7)), "not started before the request waits, then run by it");
     }
 }

@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::Loader;
 use async_graphql::{Context, Result};
 use sea_orm::DatabaseConnection;
 
 use super::batching::Batches;
+use super::loader::RelationLoader;
 use super::nulls::FieldErrors;
 use crate::authz::{ClassId, Guard, Resource};
 use crate::error::{Error, ResultExt};
@@ -24,7 +24,7 @@ pub struct RequestData {
     /// The policy as this request sees it.
     pub guard: Arc<Guard>,
     /// Relation batches.
-    pub loader: DataLoader<Batcher>,
+    pub loader: RelationLoader<Batcher>,
     /// The database.
     pub db: DatabaseConnection,
     /// Whose turn it is to write (SQLite has one writer at a time).
@@ -40,7 +40,7 @@ pub struct RequestData {
 impl RequestData {
     /// The data of a request acting under `guard`. Its relation loads are run by `batches`
     /// (see [`Batches::run`]); without it (a subscription's events, which arrive long after
-    /// the request) they are spawned on the runtime after the loader's usual delay.
+    /// the request) they are spawned on the runtime.
     pub fn new(
         db: DatabaseConnection,
         guard: Arc<Guard>,
@@ -52,10 +52,8 @@ impl RequestData {
     ) -> Self {
         let batcher = Batcher::new(db.clone(), guard.clone());
         let loader = match batches {
-            // No delay: keys are gathered until the request's resolvers all wait. (A zero
-            // delay is ready at once on async-io's timer, which async-graphql uses here.)
-            Some(batches) => DataLoader::new(batcher, batches.spawner()).delay(Duration::ZERO),
-            None => DataLoader::new(batcher, tokio::spawn),
+            Some(batches) => RelationLoader::in_request(batcher, batches),
+            None => RelationLoader::spawning(batcher),
         };
         Self { guard, loader, db, turns, bus, sealer, principals }
     }

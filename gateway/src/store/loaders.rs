@@ -1,9 +1,9 @@
-//! DataLoader batches for relations.
+//! Batches of relation keys, answered from the database.
 //!
 //! One [`Batcher`] serves a request. Every relation a resolver follows is a key type here;
-//! the DataLoader gathers the keys asked for by all objects resolved together and this module
-//! answers them with one statement per relation, filtered by the policy's visibility of the
-//! target table. A query nested four levels deep therefore costs a handful of statements
+//! the request's loader (`graphql/loader.rs`) gathers the keys asked for by all objects
+//! resolved together, and this module answers them with one statement per relation, filtered
+//! by the policy's visibility of the target table. A query nested four levels deep therefore costs a handful of statements
 //! whatever the number of rows.
 
 use std::collections::HashMap;
