@@ -6,6 +6,12 @@
 //! first: the policy decides each field of each object. Objects are built from rows by
 //! [`Build::build`], which loads in batches the attributes the policy needs (security groups,
 //! relations to the principal) and classifies each object once.
+//!
+//! The types a list is made of are `#[Object(serial)]`: an object resolves its fields one
+//! after another instead of in a set of futures of its own. Most fields are ready at once
+//! (a memoized decision and a column), so a set only cost time, and the objects of a list
+//! still ask for a relation together: each relation field of a page is one batch. The team
+//! and the roots stay concurrent, so that their lists' statements go out together.
 
 mod mutation;
 mod orchestrator;

@@ -35,7 +35,7 @@ impl Build for Orchestrator {
     }
 }
 
-#[Object]
+#[Object(serial)]
 impl Orchestrator {
     /// The orchestrator's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -100,7 +100,7 @@ impl Build for Workflow {
     }
 }
 
-#[Object]
+#[Object(serial)]
 impl Workflow {
     /// The workflow's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -219,7 +219,7 @@ impl Build for WorkflowRun {
     }
 }
 
-#[Object]
+#[Object(serial)]
 impl WorkflowRun {
     /// The run's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -281,7 +281,7 @@ pub struct OutputVariable {
     pub(crate) class: ClassId,
 }
 
-#[Object]
+#[Object(serial)]
 impl OutputVariable {
     /// Its name.
     async fn name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
@@ -299,7 +299,7 @@ pub struct WorkflowVersion {
     pub(crate) class: ClassId,
 }
 
-#[Object]
+#[Object(serial)]
 impl WorkflowVersion {
     /// Its number, from 1.
     async fn number(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
@@ -326,7 +326,7 @@ pub struct LogEntry {
     pub(crate) class: ClassId,
 }
 
-#[Object]
+#[Object(serial)]
 impl LogEntry {
     /// When it was written.
     async fn at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
@@ -348,7 +348,7 @@ pub struct QueueItem {
     pub(crate) class: ClassId,
 }
 
-#[Object]
+#[Object(serial)]
 impl QueueItem {
     /// Its id.
     async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -390,7 +390,7 @@ impl Build for BotRunner {
     }
 }
 
-#[Object]
+#[Object(serial)]
 impl BotRunner {
     /// The runner's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -440,7 +440,7 @@ pub struct RegistrationToken {
     pub(crate) class: ClassId,
 }
 
-#[Object]
+#[Object(serial)]
 impl RegistrationToken {
     /// Its id.
     async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {

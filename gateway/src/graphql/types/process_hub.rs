@@ -46,7 +46,7 @@ impl Build for Process {
     }
 }
 
-#[Object]
+#[Object(serial)]
 impl Process {
     /// The process's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -115,7 +115,7 @@ impl Build for Job {
     }
 }
 
-#[Object]
+#[Object(serial)]
 impl Job {
     /// The job's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -182,7 +182,7 @@ impl Build for Task {
     }
 }
 
-#[Object]
+#[Object(serial)]
 impl Task {
     /// The task's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -249,7 +249,7 @@ pub struct FieldValue {
     value: StoredValue,
 }
 
-#[Object]
+#[Object(serial)]
 impl FieldValue {
     /// The field's name, as its form has it.
     async fn name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
@@ -276,7 +276,7 @@ impl Build for Form {
     }
 }
 
-#[Object]
+#[Object(serial)]
 impl Form {
     /// The form's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {

@@ -213,7 +213,7 @@ pub(crate) async fn user(ctx: &Context<'_>, id: Option<i32>) -> Result<Option<Us
     build_key(ctx, id.map(UserById)).await
 }
 
-#[Object]
+#[Object(serial)]
 impl User {
     /// The user's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -254,7 +254,7 @@ impl Build for Membership {
     }
 }
 
-#[Object]
+#[Object(serial)]
 impl Membership {
     /// The membership's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -321,7 +321,7 @@ impl Build for Invitation {
     }
 }
 
-#[Object]
+#[Object(serial)]
 impl Invitation {
     /// The invitation's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -398,7 +398,7 @@ pub(crate) async fn security_groups(
     SecurityGroup::build(ctx, rows).await
 }
 
-#[Object]
+#[Object(serial)]
 impl SecurityGroup {
     /// The group's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -477,7 +477,7 @@ impl Build for AuditEntry {
     }
 }
 
-#[Object]
+#[Object(serial)]
 impl AuditEntry {
     /// The entry's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
