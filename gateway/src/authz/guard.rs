@@ -6,8 +6,9 @@
 //! list of 1,000 workflows in three security groups costs three decisions per field read.
 //! Visibilities are memoized per type.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use rustc_hash::FxHashMap;
 
 use super::memo::Answers;
 use super::shadow::Shadow;
@@ -45,9 +46,9 @@ pub struct Guard {
 struct State {
     session: Option<Box<dyn Session>>,
     shadow_session: Option<Box<dyn Session>>,
-    class_of: HashMap<Resource, ClassId>,
+    class_of: FxHashMap<Resource, ClassId>,
     classes: Vec<Class>,
-    visibilities: HashMap<&'static str, Visibility>,
+    visibilities: FxHashMap<&'static str, Visibility>,
     /// Every decision and visibility, with the policy's reasons, when the request is explained.
     explained: Option<Vec<Explained>>,
 }
@@ -123,7 +124,8 @@ fn describe(visibility: &Visibility) -> String {
 
 struct Class {
     resource: Resource,
-    decisions: HashMap<Box<str>, bool>,
+    /// Looked up on every field read, so hashed with a fast hash: the keys are field names.
+    decisions: FxHashMap<Box<str>, bool>,
 }
 
 impl Guard {
@@ -180,7 +182,7 @@ impl Guard {
             return *id;
         }
         let id = ClassId(state.classes.len() as u32);
-        state.classes.push(Class { resource: resource.clone(), decisions: HashMap::new() });
+        state.classes.push(Class { resource: resource.clone(), decisions: FxHashMap::default() });
         state.class_of.insert(resource, id);
         id
     }
@@ -192,16 +194,19 @@ impl Guard {
             return Err(Denied { type_name: "?", field: field.to_owned() });
         };
         let type_name = entry.resource.type_name;
-        if !entry.decisions.contains_key(field) {
-            self.decide_missing(&mut state, &[class], &[field]);
-        }
-        // A pair the policy left unanswered is denied.
-        let allowed = state
-            .classes
-            .get(class.0 as usize)
-            .and_then(|entry| entry.decisions.get(field))
-            .copied()
-            .unwrap_or(false);
+        let allowed = match entry.decisions.get(field) {
+            Some(allowed) => *allowed,
+            None => {
+                self.decide_missing(&mut state, &[class], &[field]);
+                // A pair the policy left unanswered is denied.
+                state
+                    .classes
+                    .get(class.0 as usize)
+                    .and_then(|entry| entry.decisions.get(field))
+                    .copied()
+                    .unwrap_or(false)
+            }
+        };
         if allowed { Ok(()) } else { Err(Denied { type_name, field: field.to_owned() }) }
     }
 
