@@ -18,6 +18,7 @@
 //! * [`config`]: flags and environment variables.
 //! * [`cli`]: the command line (`fieldguard serve`, `fieldguard policy deploy`, …).
 //! * [`error`]: the one error type, and its codes at the GraphQL edge.
+//! * `sync`: locks that outlive a panic.
 
 pub mod authz;
 pub mod cli;
@@ -29,6 +30,7 @@ pub mod graphql;
 pub mod http;
 pub mod metrics;
 pub mod store;
+mod sync;
 
 use std::future::Future;
 use std::sync::Arc;

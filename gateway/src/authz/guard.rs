@@ -16,6 +16,7 @@ use super::{
     Action, Check, Decision, LoadedPolicy, Principal, Resource, Session, Target, Visibility,
     reason_text,
 };
+use crate::sync::locked;
 
 /// An interned class of resource attributes within one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -172,7 +173,7 @@ impl Guard {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-made decision behind (decisions
         // are inserted whole), so a poisoned lock is still safe to use.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        locked(&self.state)
     }
 
     /// Interns the attributes of a resource.

@@ -13,11 +13,12 @@
 //! in shadow or explained skip it: they must ask the policy (and the candidate) every question
 //! themselves.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use rustc_hash::FxHashMap;
 
 use super::{Decision, Principal, Resource, Visibility};
+use crate::sync::locked;
 
 /// Whether `decision` is the policy's own answer (an allow, or a denial with the policy's
 /// reason), not the host's for want of one.
@@ -83,9 +84,4 @@ impl Answers {
     pub fn remember_visibility(&self, type_name: &'static str, visibility: &Visibility) {
         locked(&self.visibilities).insert(type_name, visibility.clone());
     }
-}
-
-/// A lock whose holder panicked still holds whole answers: each is inserted at once.
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

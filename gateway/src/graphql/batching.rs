@@ -18,6 +18,8 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::task::AtomicWaker;
 
+use crate::sync::locked;
+
 /// How many rounds (resolvers, then loads) one poll of a request may go before it lets the
 /// runtime run something else.
 const ROUNDS_PER_POLL: usize = 1024;
@@ -43,8 +45,7 @@ struct Shared {
 
 impl Shared {
     fn queued(&self) -> MutexGuard<'_, Vec<BoxFuture<'static, ()>>> {
-        // A queue of futures cannot be left half-changed by a panic; keep using it.
-        self.queued.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        locked(&self.queued)
     }
 }
 

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::hash::Hash;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use async_graphql::dataloader::Loader;
 
 use super::batching::Batches;
 use crate::error::Error;
+use crate::sync::locked;
 
 /// The most keys one statement is asked for (as async-graphql's loader did); a larger batch
 /// is loaded in parts.
@@ -66,7 +67,7 @@ impl<K, V> Batch<K, V> {
     /// Sets the answer (unless one is set already) and wakes every requester.
     fn finish(&self, answer: Answer<K, V>) {
         let _ = self.answer.set(answer);
-        for waker in std::mem::take(&mut *lock(&self.waiting)) {
+        for waker in std::mem::take(&mut *locked(&self.waiting)) {
             waker.wake();
         }
     }
@@ -83,12 +84,6 @@ impl<K, V> Drop for Finish<K, V> {
             self.0.finish(Err(Arc::new(stopped)));
         }
     }
-}
-
-/// A lock whose data stays whole if a holder panics: every critical section here is one push
-/// or one take.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<B: Send + Sync + 'static> RelationLoader<B> {
@@ -145,7 +140,7 @@ impl<B: Send + Sync + 'static> RelationLoader<B> {
         K: Send + Sync + Hash + Eq + Clone + 'static,
         B: Loader<K, Error = Arc<Error>>,
     {
-        let mut open = lock(&self.open);
+        let mut open = locked(&self.open);
         let kind = TypeId::of::<K>();
         if let Some(batch) = open
             .iter_mut()
@@ -174,7 +169,7 @@ impl<B: Send + Sync + 'static> RelationLoader<B> {
         let batcher = self.batcher.clone();
         let load = async move {
             let taken = {
-                let mut open = lock(&open);
+                let mut open = locked(&open);
                 let at = open.iter().position(|(id, _)| *id == TypeId::of::<K>());
                 at.map(|at| open.swap_remove(at).1)
             };
@@ -221,7 +216,7 @@ impl<'a, K, V> Future for Wait<'a, K, V> {
         if let Some(answer) = batch.answer.get() {
             return Poll::Ready(answer);
         }
-        let mut waiting = lock(&batch.waiting);
+        let mut waiting = locked(&batch.waiting);
         // The answer is set before the wakers are taken: seen here, or this waker is woken.
         if let Some(answer) = batch.answer.get() {
             return Poll::Ready(answer);

@@ -21,6 +21,7 @@ use async_graphql::{Name, PathSegment, QueryPathSegment, ServerError, Value};
 
 use super::order::MAX_FRAGMENT_NESTING;
 use super::shape::{Returns, Shape};
+use crate::sync::locked;
 
 /// The errors of fields that resolved to `null`, in the order they happened.
 #[derive(Clone, Default)]
@@ -29,12 +30,12 @@ pub struct FieldErrors(Arc<Mutex<Vec<ServerError>>>);
 impl FieldErrors {
     /// Records the error of a field that resolves to `null`.
     pub(crate) fn record(&self, error: ServerError) {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(error);
+        locked(&self.0).push(error);
     }
 
     /// Takes the recorded errors.
     pub fn take(&self) -> Vec<ServerError> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        std::mem::take(&mut *locked(&self.0))
     }
 }
 

@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+use crate::sync::locked;
 
 /// How many documents are kept at most.
 const MAX_DOCUMENTS: usize = 10_000;
@@ -143,7 +144,7 @@ impl PersistedQueries {
     }
 
     fn get(&self, hash: &str) -> Option<String> {
-        let known = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let known = locked(&self.known);
         known.by_hash.get(hash).map(|query| query.to_string())
     }
 
@@ -151,7 +152,7 @@ impl PersistedQueries {
         if query.len() > MAX_BYTES {
             return;
         }
-        let mut known = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut known = locked(&self.known);
         if known.by_hash.contains_key(&hash) {
             return;
         }
