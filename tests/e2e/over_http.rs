@@ -242,6 +242,46 @@ async fn answer_keys_follow_the_selection_every_time() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The objects of a list (resolved together, see `graphql::inline`) answer exactly as the
+/// same object asked for on its own (resolved by async-graphql): fragments, type conditions,
+/// aliases, `__typename`, a key selected twice, and relations below.
+#[tokio::test]
+async fn an_object_answers_the_same_in_a_list_as_on_its_own() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let fragment = "fragment W on Workflow { __typename ... on Node { id } label: name \
+                    securityGroup { __typename name } ...V orchestrator { ... on Orchestrator \
+                    { name } } name } fragment V on Workflow { versions { number publishedBy \
+                    { email } } label: name }";
+    let listed = server
+        .query(OWNER, &format!("{{ team {{ workflows {{ nodes {{ ...W }} edges {{ node {{ ...W }} }} }} }} }} {fragment}"))
+        .await?;
+    ensure(listed.errors().is_empty(), "the list answers without errors", &listed)?;
+    let nodes =
+        listed.data(&["team", "workflows", "nodes"]).as_array().cloned().unwrap_or_default();
+    let edges =
+        listed.data(&["team", "workflows", "edges"]).as_array().cloned().unwrap_or_default();
+    ensure(nodes.len() >= 2 && nodes.len() == edges.len(), "workflows listed", &listed)?;
+    for (node, edge) in nodes.iter().zip(&edges) {
+        let id = node["id"].as_str().unwrap_or_default();
+        let alone = server
+            .query(OWNER, &format!("{{ workflow(id: \"{id}\") {{ ...W }} }} {fragment}"))
+            .await?;
+        ensure(alone.errors().is_empty(), "the workflow answers without errors", &alone)?;
+        let alone = serde_json::to_string(alone.data(&["workflow"]))?;
+        anyhow::ensure!(serde_json::to_string(node)? == alone, "{node} differs from {alone}");
+        anyhow::ensure!(
+            serde_json::to_string(&edge["node"])? == alone,
+            "{edge} differs from {alone}"
+        );
+    }
+    let keys: Vec<&String> = nodes[0].as_object().map(|o| o.keys().collect()).unwrap_or_default();
+    anyhow::ensure!(
+        keys == ["__typename", "id", "label", "securityGroup", "versions", "orchestrator", "name"],
+        "keys out of the selection's order: {keys:?}"
+    );
+    Ok(())
+}
+
 /// Installs the audit's locked npm packages once per test process, beside the build.
 fn audit_tool() -> anyhow::Result<std::path::PathBuf> {
     static INSTALLED: std::sync::OnceLock<Result<std::path::PathBuf, String>> =

@@ -4,16 +4,17 @@
 //! and page-info fields go through the policy like every other field (the default policy
 //! allows them wherever the list itself was allowed).
 
-use async_graphql::{Context, ID, Object, OutputType, Result};
+use async_graphql::{ContainerType, Context, ID, Object, Result};
 
 use super::context::{classify, read};
+use super::inline::Inline;
 use super::types::*;
 use crate::authz::{ClassId, Resource};
 use crate::error::Error;
 use crate::store::read::{DEFAULT_PAGE, MAX_PAGE, Page, PageArgs};
 
 /// An object listed in connections.
-pub trait Node: OutputType + Clone {
+pub trait Node: ContainerType + Clone {
     /// The name of its connection type.
     const CONNECTION: &'static str;
     /// The name of its edge type.
@@ -130,23 +131,23 @@ connections!(
 )]
 impl<T: Node + Sync> Connection<T>
 where
-    Edge<T>: OutputType,
+    Edge<T>: ContainerType,
 {
     /// The objects of this page, each with its cursor.
-    async fn edges(&self, ctx: &Context<'_>) -> Result<Option<Vec<Edge<T>>>> {
+    async fn edges(&self, ctx: &Context<'_>) -> Result<Option<Vec<Inline<Edge<T>>>>> {
         let edge_class = classify(ctx, Resource::plain(T::EDGE))?;
         read(ctx, self.class, || {
             self.page
                 .items
                 .iter()
-                .map(|node| Edge { class: edge_class, node: node.clone() })
+                .map(|node| Inline(Edge { class: edge_class, node: node.clone() }))
                 .collect()
         })
     }
 
     /// The objects of this page.
-    async fn nodes(&self, ctx: &Context<'_>) -> Result<Option<&[T]>> {
-        read(ctx, self.class, || self.page.items.as_slice())
+    async fn nodes(&self, ctx: &Context<'_>) -> Result<Option<Vec<Inline<&T>>>> {
+        read(ctx, self.class, || self.page.items.iter().map(Inline).collect())
     }
 
     /// Where this page stands in the list.
@@ -194,8 +195,8 @@ impl<T: Node + Sync> Edge<T> {
     }
 
     /// The object.
-    async fn node(&self, ctx: &Context<'_>) -> Result<Option<&T>> {
-        read(ctx, self.class, || &self.node)
+    async fn node(&self, ctx: &Context<'_>) -> Result<Option<Inline<&T>>> {
+        read(ctx, self.class, || Inline(&self.node))
     }
 }
 

@@ -9,6 +9,7 @@
 //! * [`types`]: the object types, by area of the domain.
 //! * [`node`]: the `Node` interface and global ids.
 //! * [`connection`]: paginated lists.
+//! * [`inline`]: objects whose fields are resolved together in one future, no box per field.
 //! * [`loader`]: the keys of each relation gathered into one batch, answered once.
 //! * [`batching`]: relation batches run by the request that asked for them.
 //! * [`context`]: what a resolver reads from the request, and the policy check every field
@@ -20,6 +21,7 @@
 pub mod batching;
 pub mod connection;
 pub mod context;
+pub mod inline;
 pub mod loader;
 pub mod node;
 pub mod nulls;

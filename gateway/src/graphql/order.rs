@@ -14,7 +14,7 @@ use async_graphql::{Name, Value};
 
 /// How deep fragments may nest inside one level before the walk stops following them
 /// (validation has refused cycles already; this only bounds the work). Shared with the walk
-/// of [`super::nulls`].
+/// of [`super::nulls`] and the gathering of [`super::inline`].
 pub(crate) const MAX_FRAGMENT_NESTING: usize = 64;
 
 /// The operation of `document` a request with `operation_name` runs, if there is one.

@@ -7,11 +7,10 @@
 //! [`Build::build`], which loads in batches the attributes the policy needs (security groups,
 //! relations to the principal) and classifies each object once.
 //!
-//! The types a list is made of are `#[Object(serial)]`: an object resolves its fields one
-//! after another instead of in a set of futures of its own. Most fields are ready at once
-//! (a memoized decision and a column), so a set only cost time, and the objects of a list
-//! still ask for a relation together: each relation field of a page is one batch. The team
-//! and the roots stay concurrent, so that their lists' statements go out together.
+//! Where an object is an element of a list or the end of a relation, it is returned as
+//! [`Inline`]: its fields are resolved together in its own future, without a future boxed
+//! per field (see [`super::inline`]). The roots, the team and mutation payloads resolve one
+//! object each and keep async-graphql's own resolution.
 
 mod mutation;
 mod orchestrator;
@@ -38,6 +37,7 @@ use sea_orm::Condition as Where;
 
 use super::connection::{Connection, Node, page_args, page_in_memory};
 use super::context::{classify, load, load_many, permit, request};
+use super::inline::Inline;
 use crate::authz::{ClassId, Resource};
 use crate::error::{Error, ResultExt};
 use crate::store::loaders::Batcher;
@@ -69,7 +69,7 @@ pub(crate) async fn build_one<T: Build>(
 
 /// The object behind an optional relation key (a nullable foreign key), built: `None` when
 /// there is no key or nothing visible behind it.
-pub(crate) async fn build_key<K, T>(ctx: &Context<'_>, key: Option<K>) -> Result<Option<T>>
+pub(crate) async fn build_key<K, T>(ctx: &Context<'_>, key: Option<K>) -> Result<Option<Inline<T>>>
 where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     Batcher: Loader<K, Value = T::Row, Error = Arc<Error>>,
@@ -77,7 +77,7 @@ where
 {
     match key {
         None => Ok(None),
-        Some(key) => build_one(ctx, load(ctx, key).await?).await,
+        Some(key) => Ok(build_one(ctx, load(ctx, key).await?).await?.map(Inline)),
     }
 }
 

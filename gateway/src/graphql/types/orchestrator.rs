@@ -4,12 +4,11 @@
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
-use super::{
-    Build, SecurityGroup, User, build_key, build_one, grouped, related, security_groups, user,
-};
+use super::{Build, SecurityGroup, User, build_key, grouped, related, security_groups, user};
 use crate::authz::{ClassId, Resource};
 use crate::graphql::connection::Connection;
 use crate::graphql::context::{classify, load, load_many, permit, read};
+use crate::graphql::inline::Inline;
 use crate::graphql::node::global_id;
 use crate::store::entity::*;
 use crate::store::loaders::*;
@@ -35,7 +34,7 @@ impl Build for Orchestrator {
     }
 }
 
-#[Object(serial)]
+#[Object]
 impl Orchestrator {
     /// The orchestrator's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -58,7 +57,10 @@ impl Orchestrator {
         read(ctx, self.class, || self.row.multitenancy_enabled)
     }
     /// The security groups it is attached to (those you may see).
-    async fn security_groups(&self, ctx: &Context<'_>) -> Result<Option<Vec<SecurityGroup>>> {
+    async fn security_groups(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<Inline<SecurityGroup>>>> {
         permit(ctx, self.class)?;
         let ids = load(ctx, GroupsOfOrchestrator(self.row.id)).await?.unwrap_or_default();
         security_groups(ctx, ids).await.map(Some)
@@ -100,7 +102,7 @@ impl Build for Workflow {
     }
 }
 
-#[Object(serial)]
+#[Object]
 impl Workflow {
     /// The workflow's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -111,9 +113,9 @@ impl Workflow {
         read(ctx, self.class, || self.row.name.as_str())
     }
     /// The orchestrator it runs on.
-    async fn orchestrator(&self, ctx: &Context<'_>) -> Result<Option<Orchestrator>> {
+    async fn orchestrator(&self, ctx: &Context<'_>) -> Result<Option<Inline<Orchestrator>>> {
         permit(ctx, self.class)?;
-        build_one(ctx, load(ctx, OrchestratorById(self.row.orchestrator_id)).await?).await
+        build_key(ctx, Some(OrchestratorById(self.row.orchestrator_id))).await
     }
     /// The version in use.
     async fn current_version(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
@@ -132,28 +134,31 @@ impl Workflow {
         read(ctx, self.class, || self.row.logging_enabled)
     }
     /// The security group it belongs to.
-    async fn security_group(&self, ctx: &Context<'_>) -> Result<Option<SecurityGroup>> {
+    async fn security_group(&self, ctx: &Context<'_>) -> Result<Option<Inline<SecurityGroup>>> {
         permit(ctx, self.class)?;
         let ids: Vec<i32> = self.row.security_group_id.into_iter().collect();
         Ok(security_groups(ctx, ids).await?.pop())
     }
     /// The variables its last run produced (sensitive).
-    async fn output_variables(&self, ctx: &Context<'_>) -> Result<Option<Vec<OutputVariable>>> {
+    async fn output_variables(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<Inline<OutputVariable>>>> {
         permit(ctx, self.class)?;
         let class = classify(ctx, self.part("OutputVariable"))?;
         let rows = load(ctx, OutputsOfWorkflow(self.row.id)).await?.unwrap_or_default();
-        Ok(Some(rows.into_iter().map(|row| OutputVariable { row, class }).collect()))
+        Ok(Some(rows.into_iter().map(|row| Inline(OutputVariable { row, class })).collect()))
     }
     /// Every published version, oldest first.
-    async fn versions(&self, ctx: &Context<'_>) -> Result<Option<Vec<WorkflowVersion>>> {
+    async fn versions(&self, ctx: &Context<'_>) -> Result<Option<Vec<Inline<WorkflowVersion>>>> {
         permit(ctx, self.class)?;
         let class = classify(ctx, self.part("WorkflowVersion"))?;
         let mut rows = load(ctx, VersionsOfWorkflow(self.row.id)).await?.unwrap_or_default();
         rows.sort_by_key(|v| v.number);
-        Ok(Some(rows.into_iter().map(|row| WorkflowVersion { row, class }).collect()))
+        Ok(Some(rows.into_iter().map(|row| Inline(WorkflowVersion { row, class })).collect()))
     }
     /// Its execution log (what the orchestrator did, run after run), oldest first.
-    async fn execution_logs(&self, ctx: &Context<'_>) -> Result<Option<Vec<LogEntry>>> {
+    async fn execution_logs(&self, ctx: &Context<'_>) -> Result<Option<Vec<Inline<LogEntry>>>> {
         permit(ctx, self.class)?;
         let class = classify(ctx, self.part("LogEntry"))?;
         let rows = load(ctx, LogsOfWorkflow(self.row.id)).await?.unwrap_or_default();
@@ -169,17 +174,20 @@ impl Workflow {
         related(ctx, self.class, RunsOfWorkflow(self.row.id), first, after).await
     }
     /// Its queue of pending runs.
-    async fn queue(&self, ctx: &Context<'_>) -> Result<Option<Vec<QueueItem>>> {
+    async fn queue(&self, ctx: &Context<'_>) -> Result<Option<Vec<Inline<QueueItem>>>> {
         permit(ctx, self.class)?;
         let class = classify(ctx, self.part("QueueItem"))?;
         let rows = load(ctx, QueueOfWorkflow(self.row.id)).await?.unwrap_or_default();
-        Ok(Some(rows.into_iter().map(|row| QueueItem { row, class }).collect()))
+        Ok(Some(rows.into_iter().map(|row| Inline(QueueItem { row, class })).collect()))
     }
     /// The bot runners assigned to run it (those you may see).
-    async fn assigned_bot_runners(&self, ctx: &Context<'_>) -> Result<Option<Vec<BotRunner>>> {
+    async fn assigned_bot_runners(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<Inline<BotRunner>>>> {
         permit(ctx, self.class)?;
         let rows = load(ctx, BotRunnersOfWorkflow(self.row.id)).await?.unwrap_or_default();
-        BotRunner::build(ctx, rows).await.map(Some)
+        Ok(Some(Inline::all(BotRunner::build(ctx, rows).await?)))
     }
 }
 
@@ -188,10 +196,10 @@ fn log_entries(
     mut rows: Vec<execution_log::Model>,
     stream: LogStream,
     class: ClassId,
-) -> Vec<LogEntry> {
+) -> Vec<Inline<LogEntry>> {
     rows.retain(|row| row.stream == stream);
     rows.sort_by_key(|row| (row.at, row.id));
-    rows.into_iter().map(|row| LogEntry { row, class }).collect()
+    rows.into_iter().map(|row| Inline(LogEntry { row, class })).collect()
 }
 
 /// One run of a workflow on a bot runner.
@@ -219,16 +227,16 @@ impl Build for WorkflowRun {
     }
 }
 
-#[Object(serial)]
+#[Object]
 impl WorkflowRun {
     /// The run's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
         read(ctx, self.class, || global_id("WorkflowRun", self.row.id))
     }
     /// The workflow run.
-    async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<Workflow>> {
+    async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<Inline<Workflow>>> {
         permit(ctx, self.class)?;
-        build_one(ctx, load(ctx, WorkflowById(self.row.workflow_id)).await?).await
+        build_key(ctx, Some(WorkflowById(self.row.workflow_id))).await
     }
     /// The version it runs.
     async fn version(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
@@ -239,12 +247,12 @@ impl WorkflowRun {
         read(ctx, self.class, || self.row.state)
     }
     /// The bot runner it runs on (if you may see it).
-    async fn bot_runner(&self, ctx: &Context<'_>) -> Result<Option<BotRunner>> {
+    async fn bot_runner(&self, ctx: &Context<'_>) -> Result<Option<Inline<BotRunner>>> {
         permit(ctx, self.class)?;
         build_key(ctx, self.row.bot_runner_id.map(BotRunnerById)).await
     }
     /// Who started it.
-    async fn started_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+    async fn started_by(&self, ctx: &Context<'_>) -> Result<Option<Inline<User>>> {
         permit(ctx, self.class)?;
         user(ctx, self.row.started_by).await
     }
@@ -257,17 +265,21 @@ impl WorkflowRun {
         Ok(read(ctx, self.class, || self.row.finished_at)?.flatten())
     }
     /// What the orchestrator recorded about this run, oldest first.
-    async fn execution_logs(&self, ctx: &Context<'_>) -> Result<Option<Vec<LogEntry>>> {
+    async fn execution_logs(&self, ctx: &Context<'_>) -> Result<Option<Vec<Inline<LogEntry>>>> {
         self.logs(ctx, LogStream::Execution).await
     }
     /// What the bot printed during this run, oldest first (empty while logging is off).
-    async fn console_logs(&self, ctx: &Context<'_>) -> Result<Option<Vec<LogEntry>>> {
+    async fn console_logs(&self, ctx: &Context<'_>) -> Result<Option<Vec<Inline<LogEntry>>>> {
         self.logs(ctx, LogStream::Console).await
     }
 }
 
 impl WorkflowRun {
-    async fn logs(&self, ctx: &Context<'_>, stream: LogStream) -> Result<Option<Vec<LogEntry>>> {
+    async fn logs(
+        &self,
+        ctx: &Context<'_>,
+        stream: LogStream,
+    ) -> Result<Option<Vec<Inline<LogEntry>>>> {
         permit(ctx, self.class)?;
         let class = classify(ctx, Resource::grouped("LogEntry", self.group))?;
         let rows = load(ctx, LogsOfRun(self.row.id)).await?.unwrap_or_default();
@@ -281,7 +293,7 @@ pub struct OutputVariable {
     pub(crate) class: ClassId,
 }
 
-#[Object(serial)]
+#[Object]
 impl OutputVariable {
     /// Its name.
     async fn name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
@@ -299,7 +311,7 @@ pub struct WorkflowVersion {
     pub(crate) class: ClassId,
 }
 
-#[Object(serial)]
+#[Object]
 impl WorkflowVersion {
     /// Its number, from 1.
     async fn number(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
@@ -314,7 +326,7 @@ impl WorkflowVersion {
         read(ctx, self.class, || self.row.published_at)
     }
     /// Who published it.
-    async fn published_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+    async fn published_by(&self, ctx: &Context<'_>) -> Result<Option<Inline<User>>> {
         permit(ctx, self.class)?;
         user(ctx, Some(self.row.published_by)).await
     }
@@ -326,7 +338,7 @@ pub struct LogEntry {
     pub(crate) class: ClassId,
 }
 
-#[Object(serial)]
+#[Object]
 impl LogEntry {
     /// When it was written.
     async fn at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
@@ -348,7 +360,7 @@ pub struct QueueItem {
     pub(crate) class: ClassId,
 }
 
-#[Object(serial)]
+#[Object]
 impl QueueItem {
     /// Its id.
     async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -390,7 +402,7 @@ impl Build for BotRunner {
     }
 }
 
-#[Object(serial)]
+#[Object]
 impl BotRunner {
     /// The runner's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -417,7 +429,10 @@ impl BotRunner {
         Ok(read(ctx, self.class, || self.row.rdp_username.as_deref())?.flatten())
     }
     /// Its security groups (those you may see).
-    async fn security_groups(&self, ctx: &Context<'_>) -> Result<Option<Vec<SecurityGroup>>> {
+    async fn security_groups(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<Inline<SecurityGroup>>>> {
         permit(ctx, self.class)?;
         security_groups(ctx, self.groups.clone()).await.map(Some)
     }
@@ -440,7 +455,7 @@ pub struct RegistrationToken {
     pub(crate) class: ClassId,
 }
 
-#[Object(serial)]
+#[Object]
 impl RegistrationToken {
     /// Its id.
     async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {

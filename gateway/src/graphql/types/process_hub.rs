@@ -3,10 +3,11 @@
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
-use super::{Build, SecurityGroup, User, build_key, build_one, related, security_groups, user};
+use super::{Build, SecurityGroup, User, build_key, related, security_groups, user};
 use crate::authz::{ClassId, Relation, Resource};
 use crate::graphql::connection::Connection;
 use crate::graphql::context::{classify, load, load_many, permit, read, request};
+use crate::graphql::inline::Inline;
 use crate::graphql::node::global_id;
 use crate::store::entity::*;
 use crate::store::loaders::*;
@@ -46,7 +47,7 @@ impl Build for Process {
     }
 }
 
-#[Object(serial)]
+#[Object]
 impl Process {
     /// The process's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -61,25 +62,28 @@ impl Process {
         read(ctx, self.class, || self.row.description.as_str())
     }
     /// Who created it.
-    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<Inline<User>>> {
         permit(ctx, self.class)?;
         user(ctx, Some(self.row.created_by)).await
     }
     /// Who may launch it.
-    async fn launch_permissions(&self, ctx: &Context<'_>) -> Result<Option<Vec<User>>> {
+    async fn launch_permissions(&self, ctx: &Context<'_>) -> Result<Option<Vec<Inline<User>>>> {
         permit(ctx, self.class)?;
         let ids = load(ctx, LaunchersOfProcess(self.row.id)).await?.unwrap_or_default();
         let found = load_many(ctx, ids.iter().copied().map(UserById)).await?;
         let rows = ids.into_iter().filter_map(|id| found.get(&UserById(id)).cloned()).collect();
-        User::build(ctx, rows).await.map(Some)
+        Ok(Some(Inline::all(User::build(ctx, rows).await?)))
     }
     /// Its security groups (those you may see).
-    async fn security_groups(&self, ctx: &Context<'_>) -> Result<Option<Vec<SecurityGroup>>> {
+    async fn security_groups(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<Inline<SecurityGroup>>>> {
         permit(ctx, self.class)?;
         security_groups(ctx, self.groups.clone()).await.map(Some)
     }
     /// The form its tasks collect, if it has one (and you may see forms).
-    async fn form(&self, ctx: &Context<'_>) -> Result<Option<Form>> {
+    async fn form(&self, ctx: &Context<'_>) -> Result<Option<Inline<Form>>> {
         permit(ctx, self.class)?;
         build_key(ctx, self.row.form_id.map(FormById)).await
     }
@@ -115,19 +119,19 @@ impl Build for Job {
     }
 }
 
-#[Object(serial)]
+#[Object]
 impl Job {
     /// The job's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
         read(ctx, self.class, || global_id("Job", self.row.id))
     }
     /// The process launched.
-    async fn process(&self, ctx: &Context<'_>) -> Result<Option<Process>> {
+    async fn process(&self, ctx: &Context<'_>) -> Result<Option<Inline<Process>>> {
         permit(ctx, self.class)?;
-        build_one(ctx, load(ctx, ProcessById(self.row.process_id)).await?).await
+        build_key(ctx, Some(ProcessById(self.row.process_id))).await
     }
     /// Who launched it.
-    async fn launched_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+    async fn launched_by(&self, ctx: &Context<'_>) -> Result<Option<Inline<User>>> {
         permit(ctx, self.class)?;
         user(ctx, Some(self.row.launched_by)).await
     }
@@ -144,7 +148,7 @@ impl Job {
         Ok(read(ctx, self.class, || self.row.finished_at)?.flatten())
     }
     /// The job this one retries, if it is a retry (and you may see it).
-    async fn retry_of(&self, ctx: &Context<'_>) -> Result<Option<Job>> {
+    async fn retry_of(&self, ctx: &Context<'_>) -> Result<Option<Inline<Job>>> {
         permit(ctx, self.class)?;
         build_key(ctx, self.row.retry_of.map(JobById)).await
     }
@@ -182,7 +186,7 @@ impl Build for Task {
     }
 }
 
-#[Object(serial)]
+#[Object]
 impl Task {
     /// The task's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -193,7 +197,7 @@ impl Task {
         read(ctx, self.class, || self.row.title.as_str())
     }
     /// Who is to do it.
-    async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+    async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<Inline<User>>> {
         permit(ctx, self.class)?;
         user(ctx, self.row.assignee_id).await
     }
@@ -202,12 +206,12 @@ impl Task {
         read(ctx, self.class, || self.row.state)
     }
     /// The job it belongs to.
-    async fn job(&self, ctx: &Context<'_>) -> Result<Option<Job>> {
+    async fn job(&self, ctx: &Context<'_>) -> Result<Option<Inline<Job>>> {
         permit(ctx, self.class)?;
-        build_one(ctx, load(ctx, JobById(self.row.job_id)).await?).await
+        build_key(ctx, Some(JobById(self.row.job_id))).await
     }
     /// The form to fill in.
-    async fn form(&self, ctx: &Context<'_>) -> Result<Option<Form>> {
+    async fn form(&self, ctx: &Context<'_>) -> Result<Option<Inline<Form>>> {
         permit(ctx, self.class)?;
         build_key(ctx, self.row.form_id.map(FormById)).await
     }
@@ -221,7 +225,7 @@ impl Task {
         Ok(Some(load(ctx, FieldsOfForm(id)).await?.unwrap_or_default()))
     }
     /// What was filled in when it was completed, field by field in the form's order.
-    async fn values(&self, ctx: &Context<'_>) -> Result<Option<Vec<FieldValue>>> {
+    async fn values(&self, ctx: &Context<'_>) -> Result<Option<Vec<Inline<FieldValue>>>> {
         permit(ctx, self.class)?;
         let class = classify(ctx, Resource::plain("FieldValue").related(self.relations))?;
         let values: Vec<StoredValue> = self
@@ -230,14 +234,14 @@ impl Task {
             .as_deref()
             .and_then(|text| serde_json::from_str(text).ok())
             .unwrap_or_default();
-        Ok(Some(values.into_iter().map(|value| FieldValue { class, value }).collect()))
+        Ok(Some(values.into_iter().map(|value| Inline(FieldValue { class, value })).collect()))
     }
     /// When it was completed.
     async fn completed_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
         Ok(read(ctx, self.class, || self.row.completed_at)?.flatten())
     }
     /// Who completed it.
-    async fn completed_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+    async fn completed_by(&self, ctx: &Context<'_>) -> Result<Option<Inline<User>>> {
         permit(ctx, self.class)?;
         user(ctx, self.row.completed_by).await
     }
@@ -249,7 +253,7 @@ pub struct FieldValue {
     value: StoredValue,
 }
 
-#[Object(serial)]
+#[Object]
 impl FieldValue {
     /// The field's name, as its form has it.
     async fn name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
@@ -276,7 +280,7 @@ impl Build for Form {
     }
 }
 
-#[Object(serial)]
+#[Object]
 impl Form {
     /// The form's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {

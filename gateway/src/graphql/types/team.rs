@@ -11,6 +11,7 @@ use super::{
 use crate::authz::{ClassId, PolicyInfo as Info, Relation, Resource};
 use crate::graphql::connection::Connection;
 use crate::graphql::context::{classify, load, load_many, permit, read, request};
+use crate::graphql::inline::Inline;
 use crate::graphql::node::global_id;
 use crate::store::entity::*;
 use crate::store::loaders::*;
@@ -209,11 +210,11 @@ impl Build for User {
 }
 
 /// Loads and builds the user with this id, if visible.
-pub(crate) async fn user(ctx: &Context<'_>, id: Option<i32>) -> Result<Option<User>> {
+pub(crate) async fn user(ctx: &Context<'_>, id: Option<i32>) -> Result<Option<Inline<User>>> {
     build_key(ctx, id.map(UserById)).await
 }
 
-#[Object(serial)]
+#[Object]
 impl User {
     /// The user's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -254,14 +255,14 @@ impl Build for Membership {
     }
 }
 
-#[Object(serial)]
+#[Object]
 impl Membership {
     /// The membership's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
         read(ctx, self.class, || global_id("Membership", self.row.id))
     }
     /// The member.
-    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<Inline<User>>> {
         permit(ctx, self.class)?;
         user(ctx, Some(self.row.user_id)).await
     }
@@ -291,7 +292,10 @@ impl Membership {
         read(ctx, self.class, || self.row.audit_log_access)
     }
     /// The security groups they belong to (those you may see).
-    async fn security_groups(&self, ctx: &Context<'_>) -> Result<Option<Vec<SecurityGroup>>> {
+    async fn security_groups(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<Inline<SecurityGroup>>>> {
         permit(ctx, self.class)?;
         let ids = load(ctx, GroupsOfUser(self.row.user_id)).await?.unwrap_or_default();
         security_groups(ctx, ids).await.map(Some)
@@ -321,7 +325,7 @@ impl Build for Invitation {
     }
 }
 
-#[Object(serial)]
+#[Object]
 impl Invitation {
     /// The invitation's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -348,7 +352,7 @@ impl Invitation {
         Ok(read(ctx, self.class, || self.row.process_hub_role)?.flatten())
     }
     /// Who sent it.
-    async fn invited_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+    async fn invited_by(&self, ctx: &Context<'_>) -> Result<Option<Inline<User>>> {
         permit(ctx, self.class)?;
         user(ctx, Some(self.row.invited_by)).await
     }
@@ -389,16 +393,16 @@ impl Build for SecurityGroup {
 pub(crate) async fn security_groups(
     ctx: &Context<'_>,
     mut ids: Vec<i32>,
-) -> Result<Vec<SecurityGroup>> {
+) -> Result<Vec<Inline<SecurityGroup>>> {
     ids.sort_unstable();
     ids.dedup();
     let found = load_many(ctx, ids.iter().copied().map(SecurityGroupById)).await?;
     let rows =
         ids.into_iter().filter_map(|id| found.get(&SecurityGroupById(id)).cloned()).collect();
-    SecurityGroup::build(ctx, rows).await
+    Ok(Inline::all(SecurityGroup::build(ctx, rows).await?))
 }
 
-#[Object(serial)]
+#[Object]
 impl SecurityGroup {
     /// The group's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -417,13 +421,13 @@ impl SecurityGroup {
         read(ctx, self.class, || self.row.enabled)
     }
     /// Its members.
-    async fn members(&self, ctx: &Context<'_>) -> Result<Option<Vec<User>>> {
+    async fn members(&self, ctx: &Context<'_>) -> Result<Option<Vec<Inline<User>>>> {
         permit(ctx, self.class)?;
         let rows = load(ctx, MembersOfSecurityGroup(self.row.id)).await?.unwrap_or_default();
-        User::build(ctx, rows).await.map(Some)
+        Ok(Some(Inline::all(User::build(ctx, rows).await?)))
     }
     /// Its orchestrator (at most one).
-    async fn orchestrator(&self, ctx: &Context<'_>) -> Result<Option<Orchestrator>> {
+    async fn orchestrator(&self, ctx: &Context<'_>) -> Result<Option<Inline<Orchestrator>>> {
         permit(ctx, self.class)?;
         build_key(ctx, self.row.orchestrator_id.map(OrchestratorById)).await
     }
@@ -477,7 +481,7 @@ impl Build for AuditEntry {
     }
 }
 
-#[Object(serial)]
+#[Object]
 impl AuditEntry {
     /// The entry's id.
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
@@ -488,7 +492,7 @@ impl AuditEntry {
         read(ctx, self.class, || self.row.at)
     }
     /// Who did it.
-    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<Inline<User>>> {
         permit(ctx, self.class)?;
         user(ctx, self.row.actor_id).await
     }
@@ -509,7 +513,10 @@ impl AuditEntry {
         read(ctx, self.class, || self.row.details.as_str())
     }
     /// The security groups of the target (those you may see).
-    async fn security_groups(&self, ctx: &Context<'_>) -> Result<Option<Vec<SecurityGroup>>> {
+    async fn security_groups(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<Inline<SecurityGroup>>>> {
         permit(ctx, self.class)?;
         let ids = load(ctx, GroupsOfAuditEntry(self.row.id)).await?.unwrap_or_default();
         security_groups(ctx, ids).await.map(Some)
