@@ -67,8 +67,8 @@ pub(crate) async fn build_one<T: Build>(
     }
 }
 
-/// The object behind an optional relation key (a nullable foreign key), built: `None` when
-/// there is no key or nothing visible behind it.
+/// The object behind a relation key, built as a relation's answer: `None` when there is no
+/// key (a nullable foreign key) or nothing visible behind it.
 pub(crate) async fn build_key<K, T>(ctx: &Context<'_>, key: Option<K>) -> Result<Option<Inline<T>>>
 where
     K: Send + Sync + Hash + Eq + Clone + 'static,
