@@ -249,6 +249,11 @@ pub struct ServeArgs {
     /// …) requires; without it, this gateway has no operator API. At least 24 characters.
     #[arg(long, env = "FIELDGUARD_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<String>,
+    /// The bearer token `GET /metrics` requires (in Prometheus, a scrape job's
+    /// `authorization: { credentials: … }`); without it, anyone who reaches the port reads
+    /// the metrics. At least 24 characters; prefer the environment variable.
+    #[arg(long, env = "FIELDGUARD_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Load the demo data if the database is empty, and print a token for every demo user
     /// (`FIELDGUARD_DEMO` takes 1/0, true/false, yes/no, on/off).
     #[arg(long, env = "FIELDGUARD_DEMO", value_parser = clap::builder::BoolishValueParser::new())]

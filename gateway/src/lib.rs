@@ -63,6 +63,7 @@ impl AppState {
             turns: store::write::WriteTurns::for_database(&db),
             lifecycle: Arc::new(authz::lifecycle::Lifecycle::new(db.clone(), policy.clone())),
             operator: None,
+            metrics_token: None,
             persisted: Default::default(),
             cors: Default::default(),
             limits: Arc::new(limits),
@@ -87,8 +88,15 @@ impl AppState {
 impl AppState {
     /// The same state, with a platform operator's credential: the operator API is served.
     #[must_use]
-    pub fn with_operator(mut self, token: Option<http::auth::OperatorToken>) -> Self {
+    pub fn with_operator(mut self, token: Option<http::auth::SharedToken>) -> Self {
         self.operator = token.map(Arc::new);
+        self
+    }
+
+    /// The same state, with the credential a metrics scraper must send to read `/metrics`.
+    #[must_use]
+    pub fn with_metrics_token(mut self, token: Option<http::auth::SharedToken>) -> Self {
+        self.metrics_token = token.map(Arc::new);
         self
     }
 

@@ -166,9 +166,12 @@ fn import_members_prints_one_result_per_row_and_refuses_a_malformed_file() -> st
     Ok(())
 }
 
-/// Starts `fieldguard serve` with `args` and `env`, and waits until it says it serves; answers
-/// the child and what it printed so far on stdout.
-fn started(args: &[&str], env: &[(&str, &str)]) -> std::io::Result<(std::process::Child, String)> {
+/// A started server: the child, what it printed so far on stdout, and the address it serves.
+type Started = (std::process::Child, String, String);
+
+/// Starts `fieldguard serve` with `args` and `env` (demo data among them: what it prints on
+/// stdout is read), and waits until it says it serves.
+fn started(args: &[&str], env: &[(&str, &str)]) -> std::io::Result<Started> {
     use std::io::{BufRead, BufReader, Read};
     let mut command = Command::new(env!("CARGO_BIN_EXE_fieldguard"));
     command.args(args).env_remove("DATABASE_URL").env_remove("FIELDGUARD_DEMO");
@@ -178,13 +181,16 @@ fn started(args: &[&str], env: &[(&str, &str)]) -> std::io::Result<(std::process
     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let stderr = child.stderr.take().ok_or_else(|| std::io::Error::other("no stderr"))?;
     let mut lines = BufReader::new(stderr).lines();
-    let serving = lines.by_ref().map_while(Result::ok).any(|line| line.contains("serving on"));
+    let address = lines.by_ref().map_while(Result::ok).find_map(|line| {
+        let at = line.find("serving on http://")? + "serving on http://".len();
+        line[at..].split('/').next().map(str::to_owned)
+    });
     // Keep draining stderr so the server never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    if !serving {
+    let Some(address) = address else {
         let _ = child.kill();
         return Err(std::io::Error::other("the server did not start"));
-    }
+    };
     let mut stdout = String::new();
     if let Some(mut out) = child.stdout.take() {
         // The demo tokens are printed before the server starts listening for requests.
@@ -192,14 +198,28 @@ fn started(args: &[&str], env: &[(&str, &str)]) -> std::io::Result<(std::process
         let read = out.read(&mut buffer)?;
         stdout.push_str(&String::from_utf8_lossy(&buffer[..read]));
     }
-    Ok((child, stdout))
+    Ok((child, stdout, address))
+}
+
+/// The status code of `GET path` on `address`, with these extra header lines.
+fn status_of(address: &str, path: &str, headers: &str) -> std::io::Result<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address)?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{headers}\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {answer}")))
 }
 
 #[test]
 fn sigterm_shuts_down_gracefully_and_localhost_and_demo_1_are_understood() -> std::io::Result<()> {
     let dir = scratch("sigterm");
     let data = dir.join("data");
-    let (mut child, stdout) = started(
+    let (mut child, stdout, _) = started(
         &["serve", "--listen", "localhost:0", "--data-dir", data.to_str().unwrap_or_default()],
         &[("FIELDGUARD_DEMO", "1")],
     )?;
@@ -275,5 +295,38 @@ fn a_bad_database_url_never_shows_its_password() -> std::io::Result<()> {
     assert!(stderr.contains("database unavailable"), "{stderr}");
     assert!(!stderr.contains("hunter2-secret"), "the password was printed: {stderr}");
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[test]
+fn a_metrics_token_guards_the_metrics_and_a_short_one_stops_the_server() -> std::io::Result<()> {
+    let dir = scratch("metrics-token");
+    let data = dir.join("data");
+    let data = data.to_str().unwrap_or_default();
+    let short = fieldguard(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data,
+        "--metrics-token",
+        "short",
+    ])?;
+    let stderr = String::from_utf8_lossy(&short.stderr);
+    assert!(!short.status.success(), "a short metrics token was accepted");
+    assert!(stderr.contains("metrics token must be at least 24 characters"), "{stderr}");
+    let token = "a-metrics-token-for-the-cli-test";
+    // `--demo`: `started` reads the demo tokens from stdout before it answers.
+    let (mut child, _, address) = started(
+        &["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir", data],
+        &[("FIELDGUARD_METRICS_TOKEN", token)],
+    )?;
+    let without = status_of(&address, "/metrics", "");
+    let with = status_of(&address, "/metrics", &format!("Authorization: Bearer {token}\r\n"));
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(without?, 401, "/metrics answered without the token");
+    assert_eq!(with?, 200, "/metrics refused its token");
     Ok(())
 }

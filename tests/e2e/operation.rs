@@ -26,6 +26,44 @@ async fn scrape(server: &TestServer) -> anyhow::Result<String> {
     Ok(body)
 }
 
+/// With a metrics token configured, `/metrics` answers its bearer only: no credentials, a
+/// wrong token, a team member's token and the operator's are all refused with
+/// `UNAUTHENTICATED`.
+#[tokio::test]
+async fn with_a_metrics_token_only_its_bearer_reads_the_metrics() -> anyhow::Result<()> {
+    use fieldguard::http::auth::SharedToken;
+    let metrics = "a-metrics-token-of-32-characters!!";
+    let operator = "an-operator-token-of-32-characters!!";
+    let server = TestServer::configured(|state| {
+        state
+            .with_metrics_token(SharedToken::new("metrics token", metrics).ok())
+            .with_operator(SharedToken::new("operator token", operator).ok())
+    })
+    .await?;
+    let member = format!("Bearer {}", server.token(OWNER)?);
+    let operator = format!("Bearer {operator}");
+    let refused = [
+        vec![],
+        vec![("authorization", "Bearer a-wrong-token-of-32-characters!!!!")],
+        vec![("authorization", member.as_str())],
+        vec![("authorization", operator.as_str())],
+    ];
+    for headers in &refused {
+        let (status, _, body) = server.get_with("/metrics", headers).await?;
+        anyhow::ensure!(status == 401, "{headers:?}: /metrics answered {status}: {body}");
+        let body: serde_json::Value = serde_json::from_str(&body)?;
+        anyhow::ensure!(body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", "{body}");
+        anyhow::ensure!(!body.to_string().contains("fieldguard_"), "metrics leaked: {body}");
+    }
+    let bearer = format!("Bearer {metrics}");
+    let (status, content_type, body) =
+        server.get_with("/metrics", &[("authorization", &bearer)]).await?;
+    anyhow::ensure!(status == 200, "/metrics answered its bearer {status}: {body}");
+    anyhow::ensure!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
+    anyhow::ensure!(body.contains("fieldguard_http_requests_total"), "no metrics: {body}");
+    Ok(())
+}
+
 #[tokio::test]
 async fn metrics_count_requests_decisions_policy_calls_and_show_the_version_and_the_pool()
 -> anyhow::Result<()> {

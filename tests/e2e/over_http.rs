@@ -420,7 +420,7 @@ async fn readiness_notices_a_deleted_database_file() -> anyhow::Result<()> {
 /// operator's requests are exempt.
 #[tokio::test]
 async fn with_trusted_documents_only_the_listed_ones_run() -> anyhow::Result<()> {
-    use fieldguard::http::auth::OperatorToken;
+    use fieldguard::http::auth::SharedToken;
     use fieldguard::http::persisted::PersistedQueries;
     let listed = "query Me { me { email } }";
     let hash = format!("{:x}", Sha256::digest(listed.as_bytes()));
@@ -429,7 +429,9 @@ async fn with_trusted_documents_only_the_listed_ones_run() -> anyhow::Result<()>
     let trusted = PersistedQueries::trusted(&manifest.to_string())?;
     let operator = "an-operator-token-of-32-characters!!";
     let server = TestServer::configured(|state| {
-        state.with_trusted_documents(trusted).with_operator(OperatorToken::new(operator).ok())
+        state
+            .with_trusted_documents(trusted)
+            .with_operator(SharedToken::new("operator token", operator).ok())
     })
     .await?;
     let bearer = format!("Bearer {}", server.token(OWNER)?);

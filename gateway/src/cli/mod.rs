@@ -17,7 +17,7 @@ use crate::authz::watch::PolicyWatcher;
 use crate::config::{
     Cli, Command, ImportArgs, LogFormat, PolicyCommand, ServeArgs, StoreArgs, TokenArgs,
 };
-use crate::http::auth::{Authenticator, OperatorToken};
+use crate::http::auth::{Authenticator, SharedToken};
 use crate::store::entity::{membership, team, user};
 use crate::{AppState, demo, graphql, store};
 
@@ -109,7 +109,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let policy = load_policy(args.policy.as_deref())?;
-    let operator = args.operator_token.as_deref().map(OperatorToken::new).transpose()?;
+    let operator = args.operator_token.as_deref();
+    let operator = operator.map(|token| SharedToken::new("operator token", token)).transpose()?;
+    let metrics = args.metrics_token.as_deref();
+    let metrics = metrics.map(|token| SharedToken::new("metrics token", token)).transpose()?;
     let cors = crate::http::cors::Origins::parse(&args.cors_origins)?;
     let sealer = args.store.sealer()?;
     let trusted = match &args.trusted_documents {
@@ -135,6 +138,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let state = AppState::new(db, policy, auth, sealer)
         .with_operator(operator)
+        .with_metrics_token(metrics)
         .with_cors(cors)
         .with_limits(args.limits.limits())
         .with_connections(args.limits.connections());
@@ -163,6 +167,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state.lifecycle.clone().spawn_follower();
     if state.operator.is_none() {
         tracing::info!("no operator token configured: the operator API (policy deploy, …) is off");
+    }
+    if state.metrics_token.is_none() {
+        tracing::info!("no metrics token configured: /metrics is open to whoever reaches the port");
     }
     let _watcher = match &args.policy {
         Some(path) => Some(PolicyWatcher::start(path, state.policy.clone())?),

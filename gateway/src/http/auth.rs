@@ -342,19 +342,21 @@ impl Authenticator {
     }
 }
 
-/// The platform operator's credential: a bearer token configured on the server
-/// (`--operator-token`), never a team member's JWT. Only its digest is kept.
-pub struct OperatorToken([u8; 32]);
+/// A bearer token configured on the server and shared with the one party it is for: the
+/// platform operator (`--operator-token`) or the metrics scraper (`--metrics-token`); never
+/// a team member's JWT. Only its digest is kept.
+pub struct SharedToken([u8; 32]);
 
-/// The shortest operator token accepted.
-pub const MIN_OPERATOR_TOKEN: usize = 24;
+/// The shortest shared token accepted.
+pub const MIN_SHARED_TOKEN: usize = 24;
 
-impl OperatorToken {
-    /// The operator credential `token`, if long enough to resist guessing.
-    pub fn new(token: &str) -> Result<Self, Error> {
-        if token.trim().len() < MIN_OPERATOR_TOKEN {
+impl SharedToken {
+    /// The credential `token`, if long enough to resist guessing; `what` names it in the
+    /// error (`"operator token"`).
+    pub fn new(what: &str, token: &str) -> Result<Self, Error> {
+        if token.trim().len() < MIN_SHARED_TOKEN {
             return Err(Error::Config(format!(
-                "the operator token must be at least {MIN_OPERATOR_TOKEN} characters"
+                "the {what} must be at least {MIN_SHARED_TOKEN} characters"
             )));
         }
         Ok(Self(Self::digest(token.trim())))
@@ -365,8 +367,8 @@ impl OperatorToken {
         Sha256::digest(token.as_bytes()).into()
     }
 
-    /// Whether `presented` is the operator token. Digests are compared, so the time taken
-    /// says nothing about the token itself.
+    /// Whether `presented` is this token. Digests are compared, so the time taken says
+    /// nothing about the token itself.
     pub fn matches(&self, presented: &str) -> bool {
         Self::digest(presented.trim()) == self.0
     }
@@ -387,6 +389,17 @@ pub fn stored_secret(data_dir: &Path) -> Result<(Vec<u8>, bool), Error> {
 mod tests {
     use super::*;
     use serde_json::{Value, json};
+
+    #[test]
+    fn a_shared_token_is_long_and_matched_whole() -> Result<(), Error> {
+        let short = SharedToken::new("metrics token", "too-short");
+        assert!(matches!(short, Err(Error::Config(m)) if m.contains("metrics token")));
+        let token = SharedToken::new("metrics token", "  a-token-of-at-least-24-characters  ")?;
+        assert!(token.matches("a-token-of-at-least-24-characters"));
+        assert!(!token.matches("a-token-of-at-least-24-character"));
+        assert!(!token.matches(""));
+        Ok(())
+    }
 
     const SECRET: &[u8] = b"a-secret-of-at-least-16-bytes";
 

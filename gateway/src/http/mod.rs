@@ -12,7 +12,7 @@
 //!   `graphql-ws`), authenticated by the `connection_init` payload
 //!   (`{"Authorization": "Bearer <token>", "X-Fieldguard-Team": "<team id>"}`).
 //! * `GET /healthz`: liveness, with the policy in force; `GET /readyz`: readiness;
-//!   `GET /metrics`: the metrics ([`crate::metrics`]).
+//!   `GET /metrics`: the metrics ([`crate::metrics`]), to the bearer of `--metrics-token` if set.
 //!
 //! Every request gets an id, a span and its metrics from [`observe`]; connections are
 //! accepted and bounded by [`connections`].
@@ -50,7 +50,7 @@ use crate::graphql::operator::OperatorRequest;
 use crate::graphql::{ApiSchema, FieldErrors, RequestData, nulls, order};
 use crate::store::secrets::Sealer;
 use crate::store::write::WriteTurns;
-use auth::{Authenticator, OperatorToken, TEAM_HEADER, bearer};
+use auth::{Authenticator, SharedToken, TEAM_HEADER, bearer};
 use persisted::PersistedQueries;
 use protocol::{Media, Params, Refused};
 
@@ -76,7 +76,9 @@ pub struct AppState {
     /// Deploying, activating and rolling back policy versions, and following the fleet.
     pub lifecycle: Arc<Lifecycle>,
     /// The platform operator's credential; without one there is no operator API.
-    pub operator: Option<Arc<OperatorToken>>,
+    pub operator: Option<Arc<SharedToken>>,
+    /// The credential `/metrics` requires; without one the metrics are open.
+    pub metrics_token: Option<Arc<SharedToken>>,
     /// The documents clients registered by hash (Apollo's automatic persisted queries).
     pub persisted: Arc<PersistedQueries>,
     /// The browser origins that may call the API.
@@ -126,8 +128,18 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
     )
 }
 
-/// The metrics, with the version in force and the database pool as they are now.
-async fn metrics(State(state): State<AppState>) -> Response {
+/// The metrics, with the version in force and the database pool as they are now; only to
+/// the bearer of the metrics token, when one is configured.
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(expected) = &state.metrics_token {
+        let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        if !presented.and_then(bearer).is_some_and(|token| expected.matches(token)) {
+            let error = Error::Unauthenticated(
+                "the metrics need `Authorization: Bearer <metrics token>`".into(),
+            );
+            return protocol::refuse(Media::Json, StatusCode::UNAUTHORIZED, &error);
+        }
+    }
     let policy = state.policy.current();
     let pool = match state.db.get_database_backend() {
         sea_orm::DbBackend::Sqlite => {
